@@ -1,0 +1,133 @@
+/**
+ * Atomic file output: write to `.NAME.tmp-<pid>-<rand>` in the target's folder, fsync, rename
+ * over the target. A reader sees either the old file or the complete new one; on any error the
+ * temp file is removed, and temp files still open when the process exits (e.g. process.exit()
+ * from a SIGINT handler) are removed by an 'exit' hook.
+ */
+import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export interface AtomicFile {
+  /** The final path (written on commit). */
+  readonly path: string;
+  /** The temp file being written. */
+  readonly tempPath: string;
+  /** Bytes written so far. */
+  readonly bytesWritten: number;
+  /** Appends `data` (strings as UTF-8). Await each call before the next. */
+  write(data: Uint8Array | string): Promise<void>;
+  /** fsync, close, rename onto `path` (then fsync the folder, best effort). */
+  commit(): Promise<void>;
+  /** Closes and deletes the temp file; safe to call more than once, and after a failed commit. */
+  abort(): Promise<void>;
+}
+
+/** At most this many bytes per write(2) call (Linux caps one call at 0x7ffff000). */
+const MAX_WRITE = 1 << 30;
+
+const pending = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const p of pending) {
+      try {
+        unlinkSync(p);
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/** `.NAME.tmp-<pid>-<8 hex>` next to `path`. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // not supported everywhere (e.g. Windows); the rename itself has happened
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+/** Opens a temp file next to `path` for streaming output; see AtomicFile. */
+export async function openAtomic(path: string): Promise<AtomicFile> {
+  const tempPath = tempPathFor(path);
+  const fh = await open(tempPath, 'wx');
+  pending.add(tempPath);
+  installExitHook();
+  let bytesWritten = 0;
+  let state: 'open' | 'committed' | 'aborted' = 'open';
+  let closed = false;
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await fh.close();
+  };
+
+  const file: AtomicFile = {
+    path,
+    tempPath,
+    get bytesWritten() {
+      return bytesWritten;
+    },
+    async write(data) {
+      if (state !== 'open') throw new Error(`atomic write of ${path}: write after ${state}`);
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < bytes.byteLength) {
+        const len = Math.min(bytes.byteLength - off, MAX_WRITE);
+        const { bytesWritten: n } = await fh.write(bytes, off, len, null);
+        if (n <= 0) throw new Error(`atomic write of ${path}: write returned ${n}`);
+        off += n;
+        bytesWritten += n;
+      }
+    },
+    async commit() {
+      if (state !== 'open') throw new Error(`atomic write of ${path}: commit after ${state}`);
+      try {
+        await fh.sync();
+        await close();
+        await rename(tempPath, path);
+        state = 'committed';
+        pending.delete(tempPath);
+      } catch (err) {
+        await file.abort();
+        throw err;
+      }
+      await fsyncDir(dirname(path));
+    },
+    async abort() {
+      if (state === 'committed') return;
+      state = 'aborted';
+      await close().catch(() => undefined);
+      await unlink(tempPath).catch(() => undefined);
+      pending.delete(tempPath);
+    },
+  };
+  return file;
+}
+
+/** Writes `data` to `path` atomically (temp file + fsync + rename). */
+export async function atomicWriteFile(path: string, data: Uint8Array | string): Promise<void> {
+  const file = await openAtomic(path);
+  try {
+    await file.write(data);
+    await file.commit();
+  } catch (err) {
+    await file.abort();
+    throw err;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Command-line entry. Heavy modules (h5wasm, protobufjs, Ink, tfjs, opencv.js) are imported
+ * only by the command that needs them, so `--help` starts fast.
+ */
+import { UserError } from '../core/errors.js';
+
+export const VERSION = '0.1.0';
+
+export const MAIN_HELP = `keras2caffe ${VERSION} — exact Keras (.h5) → Caffe (deploy.prototxt + .caffemodel)
+
+Usage:
+  keras2caffe                       open the wizard and pick a model
+  keras2caffe MODEL.h5              open the wizard on MODEL.h5
+  keras2caffe convert MODEL.h5 ...  convert without questions (scripts, CI)
+  keras2caffe verify MODEL.h5 NET.prototxt NET.caffemodel
+                                    compare any Caffe net with its Keras model
+  keras2caffe layers                list the supported Keras layers
+
+Options:
+  -h, --help        help (also: keras2caffe convert --help)
+  -V, --version     print the version
+
+Exit codes: 0 ok, 1 a bug in keras2caffe, 2 a problem with the input, 3 verification over tolerance.
+`;
+
+export function writeErr(line: string): void {
+  process.stderr.write(`keras2caffe: ${line}\n`);
+}
+
+/** Turns any error into the exit code and a one-line message. */
+export function reportError(err: unknown): number {
+  if (err instanceof UserError) {
+    writeErr(err.message.split('\n')[0]);
+    return err.exitCode;
+  }
+  const e = err as { exitCode?: number; message?: string; name?: string };
+  if (e && e.exitCode === 3) {
+    writeErr(String(e.message ?? 'verification failed').split('\n')[0]);
+    return 3;
+  }
+  const msg = e?.message ? String(e.message).split('\n')[0] : String(err);
+  writeErr(`internal error: ${msg} (this is a bug; please report it with the model's layer list)`);
+  if (process.env.KERAS2CAFFE_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+  return 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const [first, ...rest] = argv;
+    if (first === '-h' || first === '--help' || first === 'help') {
+      process.stdout.write(MAIN_HELP);
+      return 0;
+    }
+    if (first === '-V' || first === '--version') {
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    }
+    if (first === 'convert') return await (await import('./convertCommand.js')).convertCommand(rest);
+    if (first === 'verify') return await (await import('./verifyCommand.js')).verifyCommand(rest);
+    if (first === 'layers') return await (await import('./layersCommand.js')).layersCommand(rest);
+    if (first !== undefined && first.startsWith('-') && first !== '--') throw new UserError(`unknown option '${first}'; see keras2caffe --help`);
+    return await (await import('../tui/run.js')).runWizard(argv);
+  } catch (err) {
+    return reportError(err);
+  }
+}

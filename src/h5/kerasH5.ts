@@ -1,0 +1,265 @@
+/**
+ * Reads a Keras `.h5` model file (Keras 2.x, tf.keras 2.x, Keras 3 legacy h5) with h5wasm.
+ *
+ * Layout (keras/engine/saving.py, tf.keras hdf5_format.py, keras/src/legacy/saving/legacy_h5_format.py):
+ *   /                 attrs: keras_version, backend, model_config (JSON), training_config
+ *   /model_weights    attrs: layer_names (maybe split as layer_names0..N), keras_version, backend
+ *   /model_weights/L  attrs: weight_names (maybe split as weight_names0..N); datasets at the
+ *                     relative paths given by weight_names, e.g. `conv2d_1/kernel:0`.
+ * A weights-only file (`save_weights`) has `layer_names` on the root and no `model_config`.
+ * Attributes over HDF5's 64 KB header limit are split into NAME0, NAME1, ... (save_attributes_to_hdf5_group).
+ */
+import { existsSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { ModelFileError } from '../core/errors.js';
+import { elementCount, type Tensor } from '../core/tensor.js';
+
+/** HDF5 files start with this signature at offset 0 (or 512, 1024, ... with a user block). */
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Refuse single weight arrays above this many elements before allocating (2^31 floats = 8 GB). */
+export const MAX_DATASET_ELEMENTS = 2 ** 31 - 1;
+
+export interface WeightEntry {
+  /** The name as stored in `weight_names`, e.g. `conv2d_1/kernel:0`. */
+  name: string;
+  /** Short name: last path segment without the `:0` suffix, e.g. `kernel`, `moving_mean`. */
+  shortName: string;
+  /** Absolute HDF5 path of the dataset. */
+  path: string;
+  shape: number[];
+}
+
+export interface KerasH5 {
+  path: string;
+  kerasVersion: string | null;
+  backend: string | null;
+  /** The parsed `model_config` JSON ({class_name, config}). */
+  modelConfig: KerasConfigNode;
+  /** Layer groups under model_weights in `layer_names` order. */
+  weightLayerNames: string[];
+  /** The weights of one layer group, in `weight_names` order. */
+  weightEntries(layerGroup: string): WeightEntry[];
+  /** Reads one dataset as float32. */
+  readWeight(entry: WeightEntry): Tensor;
+  /** Total bytes of float weights (for progress and memory estimates). */
+  weightBytes(): number;
+  close(): void;
+}
+
+export interface KerasConfigNode {
+  class_name: string;
+  config: any;
+  [key: string]: any;
+}
+
+type H5Module = typeof import('h5wasm/node');
+let h5Promise: Promise<H5Module> | null = null;
+
+/** h5wasm is loaded on first use only (start-up time of the CLI). */
+async function loadH5wasm(): Promise<H5Module> {
+  if (!h5Promise) {
+    h5Promise = (async () => {
+      const mod = await import('h5wasm/node');
+      await mod.ready;
+      return mod;
+    })();
+  }
+  return h5Promise;
+}
+
+function checkIsHdf5(path: string): void {
+  if (!existsSync(path)) throw new ModelFileError(`${path}: no such file; check the path`);
+  const st = statSync(path);
+  if (st.isDirectory()) throw new ModelFileError(`${path} is a directory; give the path of a Keras .h5 model file`);
+  if (st.size === 0) throw new ModelFileError(`${path} is empty; give a Keras .h5 model file`);
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    // The signature may follow a user block of 512 * 2^k bytes.
+    for (let offset = 0; offset < st.size && offset <= 1 << 20; offset = offset === 0 ? 512 : offset * 2) {
+      const n = readSync(fd, head, 0, 8, offset);
+      if (n === 8 && HDF5_SIGNATURE.every((b, i) => head[i] === b)) return;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const lower = path.toLowerCase();
+  if (lower.endsWith('.caffemodel') || lower.endsWith('.prototxt'))
+    throw new ModelFileError(`${path} is a Caffe file, not a Keras model; give the Keras .h5 file to convert`);
+  if (lower.endsWith('.keras'))
+    throw new ModelFileError(`${path}: the .keras (zip) format is not supported yet; save the model as .h5 (model.save("model.h5"))`);
+  throw new ModelFileError(`${path} is not an HDF5 file; give a Keras .h5 model saved with model.save()`);
+}
+
+function attrString(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (value instanceof Uint8Array) return new TextDecoder().decode(value);
+  if (Array.isArray(value) && value.length === 1) return attrString(value[0]);
+  return String(value);
+}
+
+function attrStringList(value: unknown): string[] {
+  if (value === null || value === undefined) return [];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.map((v) => attrString(v) ?? '');
+  if (value instanceof Uint8Array) return [new TextDecoder().decode(value)];
+  return [String(value)];
+}
+
+interface H5Node {
+  attrs: Record<string, { value: unknown }>;
+  keys?(): string[];
+  get?(name: string): unknown;
+}
+
+/** Reads an attribute that Keras may have split into NAME0, NAME1, ... */
+function readSplitStringList(node: H5Node, name: string): string[] | null {
+  const attrs = node.attrs;
+  if (name in attrs) return attrStringList(attrs[name].value);
+  if (!(`${name}0` in attrs)) return null;
+  const out: string[] = [];
+  for (let i = 0; `${name}${i}` in attrs; i++) out.push(...attrStringList(attrs[`${name}${i}`].value));
+  return out;
+}
+
+function shortWeightName(name: string): string {
+  const last = name.split('/').pop() ?? name;
+  return last.replace(/:\d+$/, '');
+}
+
+export async function openKerasH5(path: string): Promise<KerasH5> {
+  checkIsHdf5(path);
+  const h5 = await loadH5wasm();
+  let file: InstanceType<H5Module['File']>;
+  try {
+    file = new h5.File(path, 'r');
+  } catch {
+    throw new ModelFileError(`${path} could not be opened as HDF5 (truncated or corrupted?); re-save the model`);
+  }
+  try {
+    return describeFile(path, file);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+}
+
+function describeFile(path: string, file: InstanceType<H5Module['File']>): KerasH5 {
+  let rootAttrs: Record<string, { value: unknown }>;
+  try {
+    rootAttrs = file.attrs as Record<string, { value: unknown }>;
+  } catch {
+    throw new ModelFileError(`${path}: the HDF5 root is unreadable (truncated or corrupted?); re-save the model`);
+  }
+  const readAttr = (name: string): unknown => {
+    try {
+      return rootAttrs[name]?.value;
+    } catch {
+      throw new ModelFileError(`${path}: attribute '${name}' is unreadable (corrupted file?); re-save the model`);
+    }
+  };
+  const rawConfig = attrString(readAttr('model_config'));
+  if (rawConfig === null) {
+    if ('layer_names' in rootAttrs || 'layer_names0' in rootAttrs)
+      throw new ModelFileError(
+        `${path} holds weights only (saved with save_weights), no model_config; save the whole model with model.save("model.h5")`,
+      );
+    throw new ModelFileError(`${path} is an HDF5 file but not a Keras model (no model_config attribute); save it with model.save("model.h5")`);
+  }
+  let modelConfig: KerasConfigNode;
+  try {
+    modelConfig = JSON.parse(rawConfig);
+  } catch {
+    throw new ModelFileError(`${path}: model_config is not valid JSON (corrupted file?); re-save the model`);
+  }
+  if (!modelConfig || typeof modelConfig !== 'object' || typeof modelConfig.class_name !== 'string')
+    throw new ModelFileError(`${path}: model_config has no class_name; not a Keras model file`);
+
+  const kerasVersion = attrString(readAttr('keras_version'));
+  const backend = attrString(readAttr('backend'));
+
+  let weightsRoot: H5Node | null = null;
+  try {
+    weightsRoot = (file.keys().includes('model_weights') ? file.get('model_weights') : null) as H5Node | null;
+  } catch {
+    throw new ModelFileError(`${path}: the model_weights group is unreadable (corrupted file?); re-save the model`);
+  }
+  const weightLayerNames = weightsRoot ? (readSplitStringList(weightsRoot, 'layer_names') ?? []) : [];
+  const entryCache = new Map<string, WeightEntry[]>();
+
+  const weightEntries = (layerGroup: string): WeightEntry[] => {
+    const cached = entryCache.get(layerGroup);
+    if (cached) return cached;
+    let entries: WeightEntry[] = [];
+    if (weightsRoot && weightLayerNames.includes(layerGroup)) {
+      let group: H5Node | null;
+      try {
+        group = (weightsRoot.get as (n: string) => unknown)(layerGroup) as H5Node | null;
+      } catch {
+        group = null;
+      }
+      if (!group) throw new ModelFileError(`${path}: weights group '${layerGroup}' is missing or unreadable; re-save the model`);
+      const names = readSplitStringList(group, 'weight_names') ?? [];
+      entries = names.map((name) => {
+        const dsPath = `/model_weights/${layerGroup}/${name}`;
+        let shape: number[] | null = null;
+        try {
+          const ds = file.get(dsPath) as { shape: number[] | null } | null;
+          shape = ds?.shape ?? null;
+        } catch {
+          shape = null;
+        }
+        if (!shape) throw new ModelFileError(`${path}: weight '${name}' of layer '${layerGroup}' is missing or unreadable; re-save the model`);
+        return { name, shortName: shortWeightName(name), path: dsPath, shape: [...shape] };
+      });
+    }
+    entryCache.set(layerGroup, entries);
+    return entries;
+  };
+
+  const readWeight = (entry: WeightEntry): Tensor => {
+    const n = elementCount(entry.shape);
+    if (!Number.isFinite(n) || n > MAX_DATASET_ELEMENTS)
+      throw new ModelFileError(`${path}: weight '${entry.name}' declares ${n} elements, more than this tool reads; the file is corrupted or not a Keras model`);
+    let value: unknown;
+    try {
+      const ds = file.get(entry.path) as { value: unknown; dtype: unknown } | null;
+      value = ds?.value;
+    } catch {
+      throw new ModelFileError(`${path}: weight '${entry.name}' is unreadable (truncated or corrupted file?); re-save the model`);
+    }
+    let data: Float32Array;
+    if (value instanceof Float32Array) data = value;
+    else if (value instanceof Float64Array || value instanceof Int32Array || value instanceof Uint8Array || value instanceof Int16Array || value instanceof Uint16Array || value instanceof Int8Array || value instanceof Uint32Array)
+      data = Float32Array.from(value);
+    else if (typeof value === 'number') data = Float32Array.of(value);
+    else throw new ModelFileError(`${path}: weight '${entry.name}' is not a numeric array; the file is corrupted or not a Keras model`);
+    if (data.length !== n) throw new ModelFileError(`${path}: weight '${entry.name}' holds ${data.length} values for shape [${entry.shape}]; the file is corrupted`);
+    return { shape: [...entry.shape], data };
+  };
+
+  const weightBytes = (): number => {
+    let total = 0;
+    for (const layer of weightLayerNames) for (const e of weightEntries(layer)) total += elementCount(e.shape) * 4;
+    return total;
+  };
+
+  return {
+    path,
+    kerasVersion,
+    backend,
+    modelConfig,
+    weightLayerNames,
+    weightEntries,
+    readWeight,
+    weightBytes,
+    close: () => {
+      try {
+        file.close();
+      } catch {
+        /* already closed */
+      }
+    },
+  };
+}
