@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/core/tensor.js';
-import { encodeCaffemodel, writeCaffemodel } from '../src/caffe/caffemodel.js';
+import { encodeCaffemodel, streamCaffemodel, writeCaffemodel } from '../src/caffe/caffemodel.js';
+import { openAtomic } from '../src/caffe/atomicWrite.js';
 import type { CaffeLayer, CaffeNet } from '../src/caffe/net.js';
 import { caffeProto } from '../src/caffe/proto.js';
 
@@ -226,5 +227,21 @@ describe('writeCaffemodel', () => {
     const file = await readFile(path);
     expect(file.length).toBe(bytes);
     expect(file.equals(Buffer.from(encodeCaffemodel(net)))).toBe(true);
+  });
+
+  it('streamCaffemodel writes the same bytes into any sink (or an open AtomicFile)', async () => {
+    const net = testNet();
+    const expected = Buffer.from(encodeCaffemodel(net));
+    const parts: Uint8Array[] = [];
+    const res = await streamCaffemodel(net, { write: async (d) => void parts.push(Buffer.from(d)) });
+    expect(Buffer.concat(parts).equals(expected)).toBe(true);
+    expect(res.bytes).toBe(expected.length);
+
+    const path = join(dir, 'sink.caffemodel');
+    const file = await openAtomic(path);
+    const r2 = await streamCaffemodel(net, file);
+    await file.commit();
+    expect(r2.bytes).toBe(expected.length);
+    expect((await readFile(path)).equals(expected)).toBe(true);
   });
 });

@@ -161,9 +161,62 @@ export function encodeCaffemodel(net: CaffeNet): Uint8Array {
   return concat(chunks);
 }
 
+/** Where streamCaffemodel writes: an AtomicFile (openAtomic), or anything with a sequential write. */
+export interface CaffemodelSink {
+  write(data: Uint8Array): Promise<void>;
+}
+
 /**
- * Streams the .caffemodel of `net` to `path` (atomically: temp file in the same folder, fsync,
- * rename; nothing is left behind on error). Blobs are computed one layer at a time.
+ * Writes the .caffemodel of `net` to `out`, one layer at a time: `layer.blobs()` is called for
+ * one layer, its bytes are written (float data straight from the Float32Arrays), then dropped.
+ * Small pieces are gathered into writes of >= 64 KiB; big blobs are written without copying.
+ * `onProgress(doneLayers, totalLayers, bytesWrittenSoFar)` is called after each layer.
+ * Does not commit or close `out`: on error the caller aborts it.
+ */
+export async function streamCaffemodel(
+  net: CaffeNet,
+  out: CaffemodelSink,
+  onProgress?: (doneLayers: number, total: number, bytes: number) => void,
+): Promise<{ bytes: number }> {
+  assertLittleEndian();
+  let bytes = 0;
+  let small: Uint8Array[] = [];
+  let smallBytes = 0;
+  const put = async (chunk: Uint8Array): Promise<void> => {
+    await out.write(chunk);
+    bytes += chunk.byteLength;
+  };
+  const flush = async (): Promise<void> => {
+    if (small.length === 0) return;
+    const chunk = small.length === 1 ? small[0] : concat(small);
+    small = [];
+    smallBytes = 0;
+    await put(chunk);
+  };
+  const gather = async (chunk: Uint8Array): Promise<void> => {
+    if (chunk.byteLength >= DIRECT_WRITE_BYTES) {
+      await flush();
+      await put(chunk);
+    } else {
+      small.push(chunk);
+      smallBytes += chunk.byteLength;
+      if (smallBytes >= DIRECT_WRITE_BYTES) await flush();
+    }
+  };
+  await gather(encodeNetHeader(net));
+  const total = net.layers.length;
+  for (let i = 0; i < total; i++) {
+    for (const chunk of encodeLayerChunks(net.layers[i])) await gather(chunk);
+    await flush();
+    onProgress?.(i + 1, total, bytes);
+  }
+  await flush();
+  return { bytes };
+}
+
+/**
+ * Streams the .caffemodel of `net` to `path` atomically (temp file in the same folder, fsync,
+ * rename; nothing is left behind on error, and an existing file stays as it was).
  * `onProgress(doneLayers, totalLayers, bytesWritten)` is called after each layer.
  */
 export async function writeCaffemodel(
@@ -172,38 +225,13 @@ export async function writeCaffemodel(
   onProgress?: (doneLayers: number, total: number, bytes: number) => void,
 ): Promise<{ bytes: number }> {
   assertLittleEndian();
-  const header = encodeNetHeader(net);
   const file = await openAtomic(path);
   try {
-    let small: Uint8Array[] = [header];
-    let smallBytes = header.byteLength;
-    const flush = async (): Promise<void> => {
-      if (small.length === 0) return;
-      await file.write(small.length === 1 ? small[0] : concat(small));
-      small = [];
-      smallBytes = 0;
-    };
-    const total = net.layers.length;
-    for (let i = 0; i < total; i++) {
-      for (const chunk of encodeLayerChunks(net.layers[i])) {
-        if (chunk.byteLength >= DIRECT_WRITE_BYTES) {
-          await flush();
-          await file.write(chunk);
-        } else {
-          small.push(chunk);
-          smallBytes += chunk.byteLength;
-          if (smallBytes >= DIRECT_WRITE_BYTES) await flush();
-        }
-      }
-      await flush();
-      onProgress?.(i + 1, total, file.bytesWritten);
-    }
-    await flush();
+    const res = await streamCaffemodel(net, file, onProgress);
     await file.commit();
-    return { bytes: file.bytesWritten };
+    return res;
   } catch (err) {
     await file.abort();
     throw err;
   }
 }
-

@@ -200,7 +200,8 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>): Keras
         group = null;
       }
       if (!group) throw new ModelFileError(`${path}: weights group '${layerGroup}' is missing or unreadable; re-save the model`);
-      const names = readSplitStringList(group, 'weight_names') ?? [];
+      // An empty weight_names attribute reads back as [''] in h5wasm.
+      const names = (readSplitStringList(group, 'weight_names') ?? []).filter((n) => n !== '');
       entries = names.map((name) => {
         const dsPath = `/model_weights/${layerGroup}/${name}`;
         let shape: number[] | null = null;

@@ -36,14 +36,22 @@ export interface OracleRunOptions {
 
 let cachedRepo: string | undefined;
 
-/** The repository root: the nearest folder above this module holding package.json. */
+function isRepo(dir: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === 'keras2caffe';
+  } catch {
+    return false;
+  }
+}
+
+/** The repository root: the nearest folder above this module whose package.json is keras2caffe's. */
 export function repoRoot(): string {
   if (cachedRepo) return cachedRepo;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return (cachedRepo = dir);
+    if (isRepo(dir)) return (cachedRepo = dir);
     const up = dirname(dir);
-    if (up === dir) throw new Error('caffeOracle: cannot find the repository root (no package.json above this module)');
+    if (up === dir) throw new Error('caffeOracle: cannot find the keras2caffe repository root above this module');
     dir = up;
   }
 }
