@@ -10,6 +10,7 @@ import type { KerasH5, WeightEntry } from '../h5/kerasH5.js';
 import type { KerasGraph, KerasLayerCall, TensorId } from '../keras/modelGraph.js';
 import type { BlobRef, DecisionSpec, Explanation, LayerMapping, LayerWeights, MappingContext, Shape } from '../mappings/types.js';
 import { defaultRegistry } from '../mappings/index.js';
+import { unmappedClassMapping } from '../mappings/lambda.js';
 import type { MappingRegistry } from '../mappings/registry.js';
 import { ShapeError, caffeInputDims } from '../mappings/common.js';
 
@@ -177,16 +178,13 @@ export function planConversion(graph: KerasGraph, file: KerasH5 | null, options:
 
     const inRefs = layer.inputs.map((t) => tensorBlobs.get(t)!);
     plan.inputShapes = inRefs.map((r) => r.shape);
-    const mapping: LayerMapping | undefined = registry.get(layer.className);
+    // A class with no mapping gets the Lambda handler decision (stop by default; lambda.ts).
+    const mapping: LayerMapping = registry.get(layer.className) ?? unmappedClassMapping;
     const refuse = (reason: string) => {
       plan.status = 'unsupported';
       plan.reason = reason;
       for (const t of layer.outputs) blocked.set(t, layer.name);
     };
-    if (!mapping) {
-      refuse(`no Caffe mapping for Keras layer class '${layer.className}'`);
-      continue;
-    }
     if (layer.config?.data_format === 'channels_first') {
       refuse('channels_first layers are not supported yet; rebuild the model with data_format="channels_last"');
       continue;
@@ -307,5 +305,13 @@ function pruneUnused(layers: CaffeLayer[], outputs: Set<string>): CaffeLayer[] {
       for (const b of l.bottom) needed.add(b);
     }
   }
+  // A Silence layer (no tops) stays when everything it consumes is computed.
+  const produced = new Set<string>();
+  layers.forEach((l, i) => {
+    if (keep[i]) for (const t of l.top) produced.add(t);
+  });
+  layers.forEach((l, i) => {
+    if (l.type === 'Silence' && l.bottom.every((b) => produced.has(b))) keep[i] = true;
+  });
   return layers.filter((_, i) => keep[i]);
 }

@@ -21,7 +21,7 @@ const CAFFE_1_0_LAYERS = [
   'AbsVal', 'ArgMax', 'BNLL', 'BatchNorm', 'Bias', 'Concat', 'Convolution', 'Crop', 'Deconvolution',
   'Dropout', 'ELU', 'Eltwise', 'Exp', 'Flatten', 'InnerProduct', 'Input', 'Log', 'LRN', 'MVN',
   'PReLU', 'Pooling', 'Power', 'Python', 'ReLU', 'Reduction', 'Reshape', 'Scale', 'Sigmoid', 'Slice',
-  'Softmax', 'Split', 'TanH', 'Threshold', 'Tile',
+  'Silence', 'Softmax', 'Split', 'TanH', 'Threshold', 'Tile',
 ];
 
 function profile(name: TargetName, description: string, layers: string[], features: TargetFeature[]): TargetProfile {

@@ -186,29 +186,32 @@ function mapPrelu(ctx: MappingContext): MappingResult {
           type: 'PReLU',
           bottom: [input.blob],
           top: [out],
-          ...(shared ? { params: { prelu_param: { channel_shared: true } } } : {}),
-          blobShapes: [[shared ? 1 : C]],
+          // One slope for all channels is written as C equal slopes: Caffe's channel_shared wants a
+          // 0-axis blob (prelu_layer.cpp), which OpenCV DNN cannot load.
+          blobShapes: [[C]],
           blobs: () => {
             const a = ctx.weights().require(wname);
+            if (shared) return [tensor([C], new Float32Array(C).fill(a.data[0]))];
             // After a reordered Flatten, element i of the Caffe vector is Keras element perm(i): permute alpha alike.
             const data = flatFrom ? permuteFlattenRowsHwcToChw(tensor([C, 1], a.data), flatFrom).data : a.data;
-            return [tensor([shared ? 1 : C], data)];
+            return [tensor([C], data)];
           },
         },
       ],
       [elementwiseOut(input, out, ctx.outputShapes[0], false)],
       {
-        summary: `PReLU with ${shared ? 'one shared slope' : 'one slope per channel'} → Caffe PReLU${shared ? ' channel_shared' : ''}.`,
-        params: [['shared_axes', shared ? 'channel_shared: true' : 'per channel (axis 1)']],
+        summary: `PReLU with ${shared ? 'one shared slope' : 'one slope per channel'} → Caffe PReLU.`,
+        params: [['shared_axes', shared ? 'all axes shared: the slope repeated per channel' : 'per channel (axis 1)']],
         weights: [
           {
             from: `alpha ${shapeText(ashape)}`,
-            to: `blobs[0] (${shared ? 1 : C})`,
-            transform: flatFrom ? 'permuteFlattenRowsHwcToChw (the input is a reordered Flatten)' : 'reshape (drop the size-1 axes)',
+            to: `blobs[0] (${C})`,
+            transform: shared ? 'repeat the single slope C times' : flatFrom ? 'permuteFlattenRowsHwcToChw (the input is a reordered Flatten)' : 'reshape (drop the size-1 axes)',
           },
         ],
         notes: [
           'Caffe PReLU computes max(x, 0) + a_c·min(x, 0), Keras relu(x) − alpha·relu(−x): the same function.',
+          ...(shared ? ["A single slope is written per channel rather than as channel_shared, whose 0-axis blob OpenCV DNN cannot load."] : []),
           ...(flatFrom ? [`The input is a Flatten of ${shapeText(flatFrom)} held in C,H,W order, so the per-element alpha is reordered from H,W,C to C,H,W.`] : []),
         ],
       },

@@ -132,7 +132,8 @@ function runProcess(cmd: string, args: string[], cwd: string, timeoutMs: number)
 /**
  * Forwards `inputs` (in the order of the net's inputs; NCHW for 4-D blobs) through the net in real
  * Caffe. Returns the net outputs (blobs no layer consumes) by blob name; with `allBlobs`, every blob
- * of the net as well (final contents, so an in-place blob holds its last writer's output).
+ * of the net as well (final contents, so an in-place blob holds its last writer's output), including
+ * the `<blob>_<layer>_<i>_split_<j>` copies of the Split layers Caffe inserts for multi-use blobs.
  */
 export async function runCaffeInOracle(
   prototxtPath: string,

@@ -191,6 +191,8 @@ interface PtxLayer {
   type: string;
   bottoms: string[];
   tops: string[];
+  /** Names OpenCV may give this layer, the likeliest first (see cvLayerNames). */
+  cvNames: string[];
 }
 
 type PtxValue = string | PtxMessage;
@@ -244,15 +246,32 @@ function strings(m: PtxMessage, key: string): string[] {
   return (m.get(key) ?? []).filter((v): v is string => typeof v === 'string');
 }
 
+/**
+ * The names OpenCV gives a prototxt layer. Its Caffe importer renames a repeated layer name to
+ * `name_1`, `name_2`, ... (counting Input layers too), and in this build a Convolution layer is
+ * found under its first top's name, not its own (probed: "c1" with top "t1" is only reachable as
+ * "t1"; Deconvolution, InnerProduct, ... keep their names). Unknown cases are resolved by probing.
+ */
+function cvLayerNames(type: string, name: string, tops: string[]): string[] {
+  const names = type === 'Convolution' || type === 'ConvolutionDepthwise' || type === 'CONVOLUTION' ? [tops[0], name] : [name, tops[0]];
+  return [...new Set(names.filter((n): n is string => !!n))];
+}
+
 function netLayers(prototxt: string): { layers: PtxLayer[]; inputs: string[] } {
   const net = parsePrototxt(prototxt);
   const layers: PtxLayer[] = [];
   const inputs = strings(net, 'input');
+  const seen = new Map<string, number>();
   for (const v of [...(net.get('layer') ?? []), ...(net.get('layers') ?? [])]) {
     if (typeof v === 'string') continue;
-    const l = { name: strings(v, 'name')[0] ?? '', type: strings(v, 'type')[0] ?? '', bottoms: strings(v, 'bottom'), tops: strings(v, 'top') };
-    if (l.type === 'Input' || l.type === 'INPUT') inputs.push(...l.tops);
-    else layers.push(l);
+    const given = strings(v, 'name')[0] ?? '';
+    const rep = seen.get(given) ?? 0;
+    seen.set(given, rep + 1);
+    const name = rep ? `${given}_${rep}` : given;
+    const type = strings(v, 'type')[0] ?? '';
+    const tops = strings(v, 'top');
+    if (type === 'Input' || type === 'INPUT') inputs.push(...tops);
+    else layers.push({ name: given, type, bottoms: strings(v, 'bottom'), tops, cvNames: cvLayerNames(type, name, tops) });
   }
   return { layers, inputs };
 }
@@ -329,12 +348,8 @@ export async function runCaffeInOpenCV(
   } catch (e) {
     throw new OpenCVError(`cannot parse the prototxt: ${(e as Error).message}`);
   }
-  const lastWriter = new Map<string, { layer: string; index: number }>();
-  const layerTops = new Map<string, string[]>();
-  for (const l of parsed.layers) {
-    layerTops.set(l.name, l.tops);
-    l.tops.forEach((top, index) => lastWriter.set(top, { layer: l.name, index }));
-  }
+  const lastWriter = new Map<string, { layer: PtxLayer; index: number }>();
+  for (const l of parsed.layers) l.tops.forEach((top, index) => lastWriter.set(top, { layer: l, index }));
 
   const files: string[] = [];
   const fs = (name: string, bytes: Uint8Array) => {
@@ -364,17 +379,21 @@ export async function runCaffeInOpenCV(
     } finally {
       unlinkAll();
     }
+    const theNet = net;
 
-    // what to read: key -> (layer, output index) or an input
-    const want: { key: string; layer?: string; index: number; input?: Tensor }[] = [];
+    // what to read: key -> (layer, output index), or an input
+    type Want = { key: string; layer?: PtxLayer; index: number; input?: Tensor };
+    const want: Want[] = [];
     if (blobNames === undefined) {
-      const v = net.getUnconnectedOutLayersNames();
+      const v = theNet.getUnconnectedOutLayersNames();
       try {
         for (let i = 0; i < v.size(); i++) {
-          const layer = v.get(i);
-          const tops = layerTops.get(layer) ?? [layer];
-          tops.forEach((top, index) => {
-            if (lastWriter.get(top)?.layer === layer || !lastWriter.has(top)) want.push({ key: top, layer, index });
+          const cvName = v.get(i);
+          const layer = parsed.layers.find((l) => l.cvNames[0] === cvName) ??
+            parsed.layers.find((l) => l.cvNames.includes(cvName)) ?? { name: cvName, type: '', bottoms: [], tops: [cvName], cvNames: [cvName] };
+          layer.tops.forEach((top, index) => {
+            const w = lastWriter.get(top);
+            if (!w || w.layer === layer) want.push({ key: top, layer, index });
           });
         }
       } finally {
@@ -383,8 +402,11 @@ export async function runCaffeInOpenCV(
     } else {
       for (const key of blobNames) {
         const given = inputs.find((x) => x.name === key);
-        if (key.startsWith('@')) want.push({ key, layer: key.slice(1), index: 0 });
-        else if (lastWriter.has(key)) want.push({ key, ...lastWriter.get(key)! });
+        if (key.startsWith('@')) {
+          const name = key.slice(1);
+          const layer = parsed.layers.find((l) => l.name === name) ?? { name, type: '', bottoms: [], tops: [], cvNames: [name] };
+          want.push({ key, layer, index: 0 });
+        } else if (lastWriter.has(key)) want.push({ key, ...lastWriter.get(key)! });
         else if (given) want.push({ key, index: 0, input: given.tensor });
         else if (parsed.inputs.includes(key)) throw new OpenCVError(`OpenCV: input blob '${key}' was not given a value`);
         else throw new OpenCVError(`OpenCV: the net has no blob named '${key}'`);
@@ -402,57 +424,77 @@ export async function runCaffeInOpenCV(
       }
       mats.push(mat);
       try {
-        net.setInput(mat, name);
+        theNet.setInput(mat, name);
       } catch (e) {
         throw cvError(cv, e, `cannot set input '${name}'`);
       }
     }
 
-    const out = new Map<string, Tensor>();
-    for (const w of want) if (w.input) out.set(w.key, { shape: [...w.input.shape], data: new Float32Array(w.input.data) });
-    // first outputs of all layers in one pass; further outputs of multi-top layers one layer at a time
-    const first = want.filter((w) => w.layer !== undefined && w.index === 0);
-    const layers = [...new Set(first.map((w) => w.layer!))];
-    if (layers.length > 0) {
-      const mv = new cv.MatVector();
-      vectors.push(mv);
-      try {
-        net.forward2(mv, layers);
-      } catch (e) {
-        throw cvError(cv, e, `forward to [${layers.join(', ')}] failed`);
+    // OpenCV layer name of each wanted layer: the first candidate, or whichever a probe finds
+    const cvName = new Map<PtxLayer, string>();
+    const notFound = (e: unknown) => typeof e === 'number' && /not found/.test(cvError(cv, e, '').message);
+    const resolveByProbing = (layers: PtxLayer[]) => {
+      for (const l of layers) {
+        const hit = l.cvNames.find((n) => {
+          try {
+            theNet.forward(n).delete();
+            return true;
+          } catch (e) {
+            if (notFound(e)) return false;
+            throw cvError(cv, e, `forward to '${n}' failed`);
+          }
+        });
+        if (hit === undefined) throw new OpenCVError(`OpenCV: no layer found for '${l.name}' (tried ${l.cvNames.join(', ')})`);
+        cvName.set(l, hit);
       }
-      const byLayer = new Map<string, Tensor>();
-      for (let i = 0; i < mv.size(); i++) {
-        const m = mv.get(i);
-        mats.push(m);
-        byLayer.set(layers[i], toTensor(cv, m));
+    };
+    const nameOf = (l: PtxLayer) => cvName.get(l) ?? l.cvNames[0];
+    const forwardMany = (layers: PtxLayer[], one?: PtxLayer): CvMatVector => {
+      for (let attempt = 0; ; attempt++) {
+        const mv = new cv.MatVector();
+        vectors.push(mv);
+        try {
+          if (one) theNet.forward1(mv, nameOf(one));
+          else theNet.forward2(mv, layers.map(nameOf));
+          return mv;
+        } catch (e) {
+          if (attempt === 0 && notFound(e)) {
+            resolveByProbing(one ? [one] : layers);
+            continue;
+          }
+          throw cvError(cv, e, `forward to [${(one ? [one] : layers).map(nameOf).join(', ')}] failed`);
+        }
       }
-      for (const w of first) out.set(w.key, byLayer.get(w.layer!)!);
-    }
-    const rest = want.filter((w) => w.layer !== undefined && w.index > 0);
-    for (const layer of new Set(rest.map((w) => w.layer!))) {
-      const mv = new cv.MatVector();
-      vectors.push(mv);
-      try {
-        net.forward1(mv, layer);
-      } catch (e) {
-        throw cvError(cv, e, `forward to '${layer}' failed`);
-      }
+    };
+    const grab = (mv: CvMatVector): Tensor[] => {
       const all: Tensor[] = [];
       for (let i = 0; i < mv.size(); i++) {
         const m = mv.get(i);
         mats.push(m);
         all.push(toTensor(cv, m));
       }
+      return all;
+    };
+
+    const out = new Map<string, Tensor>();
+    for (const w of want) if (w.input) out.set(w.key, { shape: [...w.input.shape], data: new Float32Array(w.input.data) });
+    // first outputs of all layers in one pass (forward2); further outputs of multi-top layers one
+    // layer at a time (forward1 returns all outputs of one layer)
+    const first = want.filter((w) => w.layer && w.index === 0);
+    const firstLayers = [...new Set(first.map((w) => w.layer!))];
+    if (firstLayers.length > 0) {
+      const got = grab(forwardMany(firstLayers));
+      for (const w of first) out.set(w.key, got[firstLayers.indexOf(w.layer!)]);
+    }
+    const rest = want.filter((w) => w.layer && w.index > 0);
+    for (const layer of new Set(rest.map((w) => w.layer!))) {
+      const got = grab(forwardMany([], layer));
       for (const w of rest.filter((r) => r.layer === layer)) {
-        if (!all[w.index]) throw new OpenCVError(`OpenCV: layer '${layer}' has ${all.length} outputs, wanted output ${w.index} ('${w.key}')`);
-        out.set(w.key, all[w.index]);
+        if (!got[w.index]) throw new OpenCVError(`OpenCV: layer '${layer.name}' has ${got.length} outputs, wanted output ${w.index} ('${w.key}')`);
+        out.set(w.key, got[w.index]);
       }
     }
-    // keep the requested order
-    const ordered = new Map<string, Tensor>();
-    for (const w of want) ordered.set(w.key, out.get(w.key)!);
-    return ordered;
+    return new Map(want.map((w) => [w.key, out.get(w.key)!])); // in the requested order
   } finally {
     for (const m of mats) m.delete();
     for (const v of vectors) v.delete();
