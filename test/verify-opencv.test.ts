@@ -106,6 +106,67 @@ layer { name: "sum" type: "Eltwise" bottom: "fc" bottom: "fc" top: "sum" eltwise
   });
 });
 
+// Facts about this OpenCV build that the "opencv" target profile relies on (the table at the top of
+// src/verify/opencvNet.ts; the comparisons with real Caffe behind it were made with the oracle).
+describe('this OpenCV build', () => {
+  const x = t([1, 2, 2, 2], [-1, -0.75, -0.5, -0.25, 0.5, 1, 2, 4]);
+  const net = (layer: string) => `input: "data"\ninput_shape { dim: 1 dim: 2 dim: 2 dim: 2 }\n${layer}\n`;
+  const run = (layer: string, weights: Uint8Array = new Uint8Array(0), blobs = ['out']) =>
+    runCaffeInOpenCV(net(layer), weights, [{ name: 'data', tensor: x }], blobs);
+
+  it('cannot create Bias, Clip, Threshold, Reduction, ArgMax or Python layers', async () => {
+    for (const [type, param] of [
+      ['Bias', ''],
+      ['Clip', 'clip_param { min: 0 max: 1 }'],
+      ['Threshold', ''],
+      ['Reduction', ''],
+      ['ArgMax', ''],
+      ['Python', 'python_param { module: "m" layer: "L" }'],
+    ]) {
+      const w = type === 'Bias' ? caffemodel([{ name: 'l', blobs: [{ shape: [2], data: [1, 2] }] }]) : undefined;
+      await expect(run(`layer { name: "l" type: "${type}" bottom: "data" top: "out" ${param} }`, w)).rejects.toThrow(/Can't create layer/);
+    }
+  });
+
+  it('runs ReLU6, Swish (beta 1) and Permute', async () => {
+    expect(round((await run('layer { name: "r" type: "ReLU6" bottom: "data" top: "out" }')).get('out')!.data)).toEqual([0, 0, 0, 0, 0.5, 1, 2, 4]);
+    const sw = (await run('layer { name: "s" type: "Swish" bottom: "data" top: "out" }')).get('out')!;
+    expect(round(sw.data)).toEqual(round(x.data.map((v) => v / (1 + Math.exp(-v)))));
+    const p = (await run('layer { name: "p" type: "Permute" bottom: "data" top: "out" permute_param { order: 0 order: 2 order: 3 order: 1 } }')).get('out')!;
+    expect(p.shape).toEqual([1, 2, 2, 2]);
+    expect(Array.from(p.data)).toEqual([-1, 0.5, -0.75, 1, -0.5, 2, -0.25, 4]);
+  });
+
+  it('ignores Log scale/shift/base, InnerProduct transpose and Swish beta', async () => {
+    const pos = 'layer { name: "a" type: "AbsVal" bottom: "data" top: "a" }\n';
+    const log = (await run(pos + 'layer { name: "l" type: "Log" bottom: "a" top: "out" log_param { base: 10 scale: 2 shift: 1 } }')).get('out')!;
+    expect(round(log.data)).toEqual(round(x.data.map((v) => Math.log(Math.abs(v))))); // Caffe: log10(2|x| + 1)
+    const sw = (await run('layer { name: "s" type: "Swish" bottom: "data" top: "out" swish_param { beta: 2 } }')).get('out')!;
+    expect(round(sw.data)).toEqual(round(x.data.map((v) => v / (1 + Math.exp(-v))))); // Caffe: x * sigmoid(2x)
+    const w = caffemodel([{ name: 'fc', blobs: [{ shape: [8, 2], data: [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }] }]);
+    const fc = (await run('layer { name: "fc" type: "InnerProduct" bottom: "data" top: "out" inner_product_param { num_output: 2 bias_term: false transpose: true } }', w)).get('out')!;
+    // the [8, 2] blob read as 2x8 (no transpose): out = [x0 + x3, 0]; Caffe's transpose gives [x0, x1] = [-1, -0.75]
+    expect(Array.from(fc.data)).toEqual([-1.25, 0]);
+  });
+
+  it('fails on Pooling round_mode and on Slice without slice_point', async () => {
+    await expect(run('layer { name: "p" type: "Pooling" bottom: "data" top: "out" pooling_param { pool: MAX kernel_size: 2 round_mode: FLOOR } }')).rejects.toThrow(/kernel/);
+    await expect(run('layer { name: "s" type: "Slice" bottom: "data" top: "out" top: "o2" slice_param { axis: 1 } }')).rejects.toThrow(/splits/);
+    const ok = await run('layer { name: "s" type: "Slice" bottom: "data" top: "out" top: "o2" slice_param { axis: 1 slice_point: 1 } }', undefined, ['out', 'o2']);
+    expect(Array.from(ok.get('o2')!.data)).toEqual([0.5, 1, 2, 4]);
+  });
+
+  it('finds layers it renames: Convolutions (named after their top) and repeated names', async () => {
+    const w = caffemodel([{ name: 'c', blobs: [{ shape: [1, 2, 1, 1], data: [1, 1] }] }]);
+    const conv = 'layer { name: "c" type: "Convolution" bottom: "data" top: "t" convolution_param { num_output: 1 kernel_size: 1 bias_term: false } }\n';
+    const out = await run(conv + 'layer { name: "d" type: "AbsVal" bottom: "t" top: "out" }\nlayer { name: "d" type: "TanH" bottom: "out" top: "o2" }', w, ['t', '@c', 'out', 'o2']);
+    expect(Array.from(out.get('t')!.data)).toEqual([-0.5, 0.25, 1.5, 3.75]);
+    expect(out.get('@c')).toEqual(out.get('t'));
+    expect(Array.from(out.get('out')!.data)).toEqual([0.5, 0.25, 1.5, 3.75]);
+    expect(round(out.get('o2')!.data)).toEqual(round(Float32Array.from([0.5, 0.25, 1.5, 3.75].map(Math.tanh))));
+  });
+});
+
 describeOracle('real Caffe (oracle) on the same tiny net', () => {
   const dir = join(repoRoot(), '.cache', 'test-verify-opencv');
   beforeAll(() => {

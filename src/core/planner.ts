@@ -291,7 +291,23 @@ export function buildNet(plan: Plan): CaffeNet {
   if (!plan.convertible) throw new UserError('the plan has unsupported layers; nothing can be written');
   const layers: CaffeLayer[] = [];
   for (const l of plan.layers) if (l.status !== 'cut' && l.status !== 'unsupported') layers.push(...l.caffeLayers);
-  return { name: plan.modelName, layers: pruneUnused(layers, new Set(plan.outputs.map((o) => o.blob))) };
+  const outputs = new Set(plan.outputs.map((o) => o.blob));
+  const kept = pruneUnused(layers, outputs);
+  return { name: plan.modelName, layers: silenceUnused(kept, outputs) };
+}
+
+/**
+ * Caffe reports every blob that no layer consumes as a net output. Tops that are dropped on
+ * purpose (the cut-off part of a Slice) are consumed by one Silence layer at the end.
+ */
+function silenceUnused(layers: CaffeLayer[], outputs: Set<string>): CaffeLayer[] {
+  const consumed = new Set(layers.flatMap((l) => l.bottom));
+  const unused = layers.flatMap((l) => l.top).filter((t) => !consumed.has(t) && !outputs.has(t));
+  if (unused.length === 0) return layers;
+  let name = 'silence_unused';
+  const names = new Set(layers.map((l) => l.name));
+  for (let i = 1; names.has(name); i++) name = `silence_unused_${i}`;
+  return [...layers, { name, type: 'Silence', bottom: [...new Set(unused)], top: [] }];
 }
 
 /** Drops layers whose tops feed nothing that reaches an output (e.g. branches after a cut). */

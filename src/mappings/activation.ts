@@ -92,7 +92,7 @@ export const activationMapping: LayerMapping = {
       'softmax over the channel axis → Softmax axis 1; relu6 → Clip or an exact ReLU/Power chain; no gelu (erf), log_softmax or other non-Caffe functions',
     perTarget: {
       bvlc: 'relu6 → Clip(0, 6); swish/silu → Swish',
-      opencv: 'swish/silu → Swish',
+      opencv: 'relu6 → ReLU, Power, ReLU, Power; swish/silu → Swish',
       'caffe-1.0': 'relu6 → ReLU, Power, ReLU, Power; swish/silu → Sigmoid + Eltwise PROD',
     },
   },

@@ -155,8 +155,6 @@ function mapPooling(ctx: MappingContext): MappingResult {
       const top = last && !ratio ? out : ctx.name(a === 0 ? 'rows' : 'cols');
       const rest = ctx.name(a === 0 ? 'extra_rows' : 'extra_cols');
       layers.push({ name: top, type: 'Slice', bottom: [cur], top: [top, rest], params: { slice_param: { axis: 2 + a, slice_point: [want[a]] } } });
-      // Caffe reports unconsumed blobs as net outputs; Silence consumes the dropped part.
-      layers.push({ name: ctx.name(a === 0 ? 'drop_rows' : 'drop_cols'), type: 'Silence', bottom: [rest], top: [] });
       cur = top;
     });
     notes.push(`Caffe rounds the pooled size up (${caffeOut.join('×')}); Keras rounds down (${oh}×${ow}). A Slice drops the extra ${caffeOut[0] > oh ? 'row' : ''}${caffeOut[0] > oh && caffeOut[1] > ow ? ' and ' : ''}${caffeOut[1] > ow ? 'column' : ''}.`);

@@ -213,6 +213,8 @@ export interface QuestionView {
   chosen: string;
   planDefault: string;
   diagram?: string;
+  /** Whether options differ in exactness (layer decisions); false for the target profile. */
+  exactness: boolean;
 }
 
 export function questionView(s: Pick<WizardState, 'target' | 'plan'>, q: Question): QuestionView {
@@ -224,6 +226,7 @@ export function questionView(s: Pick<WizardState, 'target' | 'plan'>, q: Questio
       options,
       chosen: s.target,
       planDefault: DEFAULT_TARGET,
+      exactness: false,
     };
   }
   if (q.kind === 'input-shape') {
@@ -233,6 +236,7 @@ export function questionView(s: Pick<WizardState, 'target' | 'plan'>, q: Questio
       options: [],
       chosen: '',
       planDefault: DEFAULT_INPUT_SHAPE,
+      exactness: false,
     };
   }
   const spec = q.decision.spec;
@@ -243,6 +247,7 @@ export function questionView(s: Pick<WizardState, 'target' | 'plan'>, q: Questio
     chosen: q.decision.chosen,
     planDefault: spec.default,
     ...(spec.diagram ? { diagram: spec.diagram } : {}),
+    exactness: true,
   };
 }
 

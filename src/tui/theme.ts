@@ -97,6 +97,12 @@ export function wrap(text: string, width: number, indent = ''): string[] {
   return out;
 }
 
+/** `prefix` then `text` wrapped to `width`; continuation lines are indented to the prefix's width. */
+export function wrapPrefixed(prefix: string, text: string, width: number): string[] {
+  const room = Math.max(10, width - prefix.length);
+  return wrap(text, room).map((line, i) => (i === 0 ? prefix : ' '.repeat(prefix.length)) + line);
+}
+
 export function shapeText(shape: (number | null)[] | undefined): string {
   if (!shape) return '?';
   return `(${shape.map((d) => (d === null || d === 0 ? '?' : String(d))).join(',')})`;

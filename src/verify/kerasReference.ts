@@ -48,6 +48,10 @@ export interface ReferenceLayer {
   className: string;
   /** Built in tfjs (its output is in `predictAll`). */
   built: boolean;
+  /** The calls feeding it (model inputs included). */
+  inputs: string[];
+  /** Its output shape without the batch axis (null: unknown), when built. */
+  shape?: (number | null)[];
   /** Why not: the layer itself cannot be built, or it depends on one that cannot. */
   reason?: string;
 }
@@ -196,6 +200,28 @@ function registerCustomClasses(tf: Tf, tfl: Tfl): void {
     }
   }
   tf.serialization.registerClass(KReLU as any);
+
+  class KELU extends Layer {
+    static className = `${PREFIX}ELU`;
+    alpha: number;
+    constructor(args: any) {
+      super(args);
+      this.alpha = args.alpha ?? 1;
+    }
+    computeOutputShape(s: any) {
+      return s;
+    }
+    call(inputs: any) {
+      return tf.tidy(() => {
+        const x = one(inputs) as TfCore.Tensor;
+        return tf.where(tf.greater(x, 0), x, tf.mul(tf.sub(tf.exp(x), 1), this.alpha));
+      });
+    }
+    getConfig() {
+      return { ...super.getConfig(), alpha: this.alpha };
+    }
+  }
+  tf.serialization.registerClass(KELU as any);
 
   class KSubtract extends Layer {
     static className = `${PREFIX}Subtract`;
@@ -533,6 +559,7 @@ function tfjsLayerSpec(className: string, rawConfig: any, n: Normaliser, knownCl
     const cfg = { name: c.name, max_value: c.max_value ?? null, negative_slope: c.negative_slope ?? 0, threshold: c.threshold ?? 0 };
     return { className: `${PREFIX}ReLU`, config: cfg };
   }
+  if (cls === 'ELU' && c.alpha !== undefined && Number(c.alpha) !== 1) return { className: `${PREFIX}ELU`, config: { name: c.name, alpha: Number(c.alpha) } };
   if (cls === 'Subtract') return { className: `${PREFIX}Subtract`, config: { name: c.name } };
   if (cls === 'LeakyReLU' && c.negative_slope !== undefined) {
     c.alpha = c.negative_slope;
@@ -835,7 +862,14 @@ export async function buildKerasReference(file: KerasH5, options: ReferenceOptio
   if (built.length && inputs.length) {
     model = tfl.model({ inputs: inputs.map((i) => i.sym), outputs: built.map((c) => c.output!), name: `k2c_reference_${Date.now().toString(36)}` });
   }
-  const layers: ReferenceLayer[] = calls.map((c) => ({ name: c.name, className: c.className, built: !!c.output, ...(c.reason ? { reason: c.reason } : {}) }));
+  const layers: ReferenceLayer[] = calls.map((c) => ({
+    name: c.name,
+    className: c.className,
+    built: !!c.output,
+    inputs: c.inputs,
+    ...(c.output ? { shape: (c.output.shape as (number | null)[]).slice(1) } : {}),
+    ...(c.reason ? { reason: c.reason } : {}),
+  }));
 
   return {
     model,

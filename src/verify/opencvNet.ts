@@ -26,14 +26,17 @@
  *   C ∈ {1,3,4}. So a 2-D input is `cv.matFromArray(N, C, CV_32F, data)` and any other rank is made
  *   by a helper net `Input [1, n] → Reshape [dims]`, whose forward() returns the N-D Mat.
  *   Output Mats report their shape in `mat.matSize` (an array) and data in `mat.data32F`
- *   (a view into the wasm heap: copied out before `delete()`).
+ *   (a view into the wasm heap: copied out before `delete()`). A 1-D blob comes back as [n, 1].
  * - Several outputs at once: `net.forward2(matVector, ['layerA', 'layerB'])` (a plain JS array of
  *   names; a StringVector is rejected) fills a MatVector in the requested order, in one pass. Names
  *   are LAYER names, and each gives only that layer's FIRST output. `net.forward1(matVector, 'layer')`
  *   gives all outputs of one layer (Slice, multi-top layers). `net.forward('layer')` returns one Mat;
  *   `net.forward()` only the last layer's first output. Top (blob) names that are not also layer
  *   names are not accepted ("Layer with requested id=-1 not found"); nor are Input layers / `input:`
- *   blobs ("Requested blob not found").
+ *   blobs ("Requested blob not found"). Layer names as OpenCV sees them: a repeated name becomes
+ *   `name_1`, `name_2`...; a Convolution is registered under its first TOP's name (Convolution "c1"
+ *   with top "t1" is reachable only as "t1"). We map names accordingly and, if OpenCV still says
+ *   "not found", probe the other candidate.
  * - In-place layers: OpenCV keeps a separate output per layer, so with Convolution "conv" followed by
  *   ReLU "relu" with top == bottom == "conv", forward2(['conv', 'relu']) returns the pre-ReLU and the
  *   post-ReLU values (the requested layers are not fused). Real Caffe cannot show the pre-ReLU values
@@ -42,12 +45,53 @@
  *   intermediate values across both runtimes the converter should not emit in-place layers (or give
  *   each top a distinct name) in its debug/verify output.
  *
- * Caffe layer types this build imports (probed with tiny nets, compared with BVLC Caffe in the
- * oracle; "= Caffe" means max |diff| < 1e-5 on random data):
+ * Caffe layer types this build runs (probed with ~100 tiny nets on random data and compared with
+ * BVLC Caffe in the oracle; "= Caffe" means max |diff| <= 1e-6). Note that readNetFromCaffe accepts
+ * any layer type: an unknown one fails only at the first forward ("Can't create layer").
  *
- * | Caffe layer            | OpenCV 4.12 (opencv.js)                                              |
- * | ---------------------- | -------------------------------------------------------------------- |
- * | SURVEY_TABLE_PLACEHOLDER                                                                       |
+ * | Caffe layer    | OpenCV 4.12 (opencv.js)                                                          |
+ * | -------------- | -------------------------------------------------------------------------------- |
+ * | Convolution    | yes = Caffe: group (incl. depthwise), dilation, pad_h/pad_w, kernel_h/_w,         |
+ * |                | stride_h/_w, repeated pad (h, w), bias_term: false, N > 1. Asymmetric padding    |
+ * |                | cannot be written in Caffe at all. The layer is NAMED AFTER ITS TOP in OpenCV.   |
+ * | Deconvolution  | yes = Caffe: stride, pad, group (incl. group = C)                                |
+ * | Pooling        | MAX / AVE = Caffe, incl. pad, Caffe's ceil rounding (and AVE's divisor at the    |
+ * |                | padded border), global_pooling, kernel_h/_w. `round_mode` (FLOOR or CEIL) is NOT |
+ * |                | honoured: the layer then fails ("kernel[i] > 0"). OpenCV's own `ceil_mode: false`|
+ * |                | gives floor rounding, but real Caffe rejects that field.                         |
+ * | InnerProduct   | yes = Caffe (4-D or N×C input, axis, bias_term); `transpose: true` is IGNORED     |
+ * | BatchNorm      | yes = Caffe (use_global_stats, eps, the 3rd "scale factor" blob)                 |
+ * | Scale          | yes = Caffe: with/without bias, axis/num_axes, second bottom (axis 0 and 1)       |
+ * | Bias           | NO ("Can't create layer"); use Scale with unit weights and bias_term             |
+ * | ReLU           | yes = Caffe, negative_slope too                                                  |
+ * | ELU            | yes = Caffe (alpha)                                                              |
+ * | PReLU          | yes = Caffe; channel_shared needs its slope blob written with the legacy         |
+ * |                | num/channels/height/width = 1,1,1,1 fields (Caffe's own 0-D blob makes OpenCV    |
+ * |                | fail to load; a shape [1] blob makes Caffe fail)                                 |
+ * | Sigmoid, TanH, AbsVal, BNLL | yes = Caffe                                                         |
+ * | Power          | yes = Caffe (power, scale, shift)                                                |
+ * | Exp            | yes = Caffe (base, scale, shift)                                                 |
+ * | Log            | plain natural log only: base, scale and shift are IGNORED                        |
+ * | Softmax        | yes = Caffe (axis 1, 2, -1; N×C)                                                 |
+ * | Eltwise        | yes = Caffe: SUM (with coeff), PROD, MAX, 3 bottoms                              |
+ * | Concat         | yes = Caffe (axis 1, 2, 3; N×C)                                                  |
+ * | Slice          | yes = Caffe WITH slice_point; an equal split without slice_point fails          |
+ * | Split          | yes                                                                              |
+ * | Flatten        | yes = Caffe (axis 1, 2)                                                          |
+ * | Reshape        | yes = Caffe (0 and -1 dims)                                                      |
+ * | Crop           | yes = Caffe (axis, one or per-axis offsets)                                      |
+ * | Dropout        | yes (identity)                                                                   |
+ * | LRN, MVN       | yes = Caffe (ACROSS/WITHIN_CHANNEL; across_channels, normalize_variance)         |
+ * | Permute        | yes (SSD's permute_param); not in BVLC Caffe                                     |
+ * | Normalize      | loads and runs (SSD's norm_param); not in BVLC Caffe, not compared               |
+ * | ReLU6          | yes (no params: min(max(x, 0), 6)); not in BVLC Caffe                            |
+ * | Swish          | yes = Caffe for beta = 1; swish_param.beta is IGNORED                            |
+ * | Clip           | NO ("Can't create layer")                                                        |
+ * | Threshold      | NO                                                                               |
+ * | Reduction, ArgMax, Embed | NO                                                                     |
+ * | Tile           | NO (fails: "repeats ... is missing")                                             |
+ * | Python         | NO                                                                               |
+ * | Input, `input:`/`input_shape` | yes (net inputs; not layers: cannot be forwarded to by name)      |
  */
 import { createRequire } from 'node:module';
 import type { Tensor } from '../core/tensor.js';
@@ -342,14 +386,19 @@ export async function runCaffeInOpenCV(
   blobNames?: string[],
 ): Promise<Map<string, Tensor>> {
   const cv = await loadOpenCV();
-  let parsed: { layers: PtxLayer[]; inputs: string[] };
+  // If our small parser cannot read the prototxt, let OpenCV have the last word: names are then
+  // taken as OpenCV layer names as they are.
+  let parsed: { layers: PtxLayer[]; inputs: string[] } | undefined;
   try {
     parsed = netLayers(prototxt);
-  } catch (e) {
-    throw new OpenCVError(`cannot parse the prototxt: ${(e as Error).message}`);
+  } catch {
+    parsed = undefined;
   }
+  const layersOf = parsed?.layers ?? [];
+  const inputsOf = parsed?.inputs ?? [];
+  const adHoc = (name: string): PtxLayer => ({ name, type: '', bottoms: [], tops: [name], cvNames: [name] });
   const lastWriter = new Map<string, { layer: PtxLayer; index: number }>();
-  for (const l of parsed.layers) l.tops.forEach((top, index) => lastWriter.set(top, { layer: l, index }));
+  for (const l of layersOf) l.tops.forEach((top, index) => lastWriter.set(top, { layer: l, index }));
 
   const files: string[] = [];
   const fs = (name: string, bytes: Uint8Array) => {
@@ -389,8 +438,7 @@ export async function runCaffeInOpenCV(
       try {
         for (let i = 0; i < v.size(); i++) {
           const cvName = v.get(i);
-          const layer = parsed.layers.find((l) => l.cvNames[0] === cvName) ??
-            parsed.layers.find((l) => l.cvNames.includes(cvName)) ?? { name: cvName, type: '', bottoms: [], tops: [cvName], cvNames: [cvName] };
+          const layer = layersOf.find((l) => l.cvNames[0] === cvName) ?? layersOf.find((l) => l.cvNames.includes(cvName)) ?? adHoc(cvName);
           layer.tops.forEach((top, index) => {
             const w = lastWriter.get(top);
             if (!w || w.layer === layer) want.push({ key: top, layer, index });
@@ -404,11 +452,11 @@ export async function runCaffeInOpenCV(
         const given = inputs.find((x) => x.name === key);
         if (key.startsWith('@')) {
           const name = key.slice(1);
-          const layer = parsed.layers.find((l) => l.name === name) ?? { name, type: '', bottoms: [], tops: [], cvNames: [name] };
-          want.push({ key, layer, index: 0 });
+          want.push({ key, layer: layersOf.find((l) => l.name === name) ?? adHoc(name), index: 0 });
         } else if (lastWriter.has(key)) want.push({ key, ...lastWriter.get(key)! });
         else if (given) want.push({ key, index: 0, input: given.tensor });
-        else if (parsed.inputs.includes(key)) throw new OpenCVError(`OpenCV: input blob '${key}' was not given a value`);
+        else if (!parsed) want.push({ key, layer: adHoc(key), index: 0 });
+        else if (inputsOf.includes(key)) throw new OpenCVError(`OpenCV: input blob '${key}' was not given a value`);
         else throw new OpenCVError(`OpenCV: the net has no blob named '${key}'`);
       }
     }

@@ -25,10 +25,18 @@ export interface DecisionProps {
   onText?(text: string): void;
 }
 
-export function optionLabel(o: QuestionView['options'][number], proposed: boolean, width: number): string {
-  const tag = `${o.exact ? 'exact' : 'NOT exact'}${proposed ? ' · proposed' : ''}`;
-  const room = Math.max(10, width - 4 - 22);
-  return `${cell(o.label, room)}  ${o.exact ? c.green(tag) : c.yellow(tag)}`;
+export function optionLabel(o: QuestionView['options'][number], view: Pick<QuestionView, 'exactness'>, width: number): string {
+  if (!view.exactness) return trunc(o.detail ? `${o.label.padEnd(10)} ${o.detail}` : o.label, Math.max(10, width - 2));
+  const room = Math.max(10, width - 2 - 11);
+  return `${cell(o.label, room)}  ${o.exact ? c.green('exact') : c.yellow('NOT exact')}`;
+}
+
+/** The highlighted option in full: its label, whether it is the proposal, and its exactness or error. */
+export function optionDetail(o: QuestionView['options'][number], view: QuestionView): { text: string; warn: boolean } {
+  const proposed = o.id === view.planDefault ? ' (proposed)' : '';
+  if (!view.exactness) return { text: `${o.label}${proposed}${o.detail ? `: ${o.detail}` : ''}`, warn: false };
+  if (o.exact) return { text: `${o.label}${proposed}. Exact${o.detail ? `: ${o.detail}` : '.'}`, warn: false };
+  return { text: `${o.label}${proposed}. Not exact: ${o.error ?? 'the Caffe output differs from Keras'}${o.detail ? ` (${o.detail})` : ''}`, warn: true };
 }
 
 export function Decision({ view, kind, index, total, planning, text = '', error, width, isActive, onAnswer, onText }: DecisionProps) {
@@ -64,7 +72,7 @@ export function Decision({ view, kind, index, total, planning, text = '', error,
         </Box>
       ) : (
         <SelectList
-          items={view.options.map((opt) => ({ key: opt.id, value: opt.id, label: optionLabel(opt, opt.id === view.planDefault, w) }))}
+          items={view.options.map((opt) => ({ key: opt.id, value: opt.id, label: optionLabel(opt, view, w) }))}
           initialIndex={initial}
           isActive={isActive && !planning}
           onSelect={onAnswer}
@@ -73,10 +81,10 @@ export function Decision({ view, kind, index, total, planning, text = '', error,
       )}
       {o ? (
         <Box flexDirection="column" marginTop={1}>
-          {wrap(o.exact ? `Exact${o.detail ? `: ${o.detail}` : '.'}` : `Not exact: ${o.error ?? 'the Caffe output differs from Keras'}${o.detail ? ` (${o.detail})` : ''}`, w, '  ')
-            .slice(0, 3)
+          {wrap(optionDetail(o, view).text, w, '  ')
+            .slice(0, 4)
             .map((line, i) => (
-              <Text key={`o${i}`}>{o.exact ? line : c.yellow(line)}</Text>
+              <Text key={`o${i}`}>{optionDetail(o, view).warn ? c.yellow(line) : line}</Text>
             ))}
         </Box>
       ) : null}

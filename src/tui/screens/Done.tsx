@@ -41,7 +41,7 @@ export function Done({ files, modelPath, cwd, width, isActive, onExit }: DonePro
       ))}
       <Text> </Text>
       <Text>Replay the same decisions without questions (same bytes):</Text>
-      <Text>{c.cyan(trunc(`  ${replayCommand(files, modelPath, cwd)}`, w))}</Text>
+      <Text>{c.cyan(`  ${replayCommand(files, modelPath, cwd)}`)}</Text>
       <Text> </Text>
       <Text>Press {c.bold('Enter')} to exit.</Text>
     </Box>

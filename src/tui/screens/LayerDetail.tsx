@@ -5,7 +5,7 @@
 import { Box, Text, useInput } from 'ink';
 import { useState } from 'react';
 import type { LayerPlan } from '../../core/planner.js';
-import { c, shapeText, statusMark, STATUS_WORD, trunc, wrap } from '../theme.js';
+import { c, shapeText, statusMark, STATUS_WORD, trunc, wrapPrefixed } from '../theme.js';
 
 export interface LayerDetailProps {
   layer: LayerPlan;
@@ -28,8 +28,8 @@ export function detailLines(l: LayerPlan, width: number): string[] {
   const ins = l.inputShapes.map((s) => shapeText(s)).join(', ');
   const outs = l.outputShapes.map((s) => shapeText(s)).join(', ');
   out.push(c.dim(trunc(`${ins ? `in ${ins} → ` : ''}out ${outs || '?'} (Keras NHWC, without the batch)`, w)));
-  if (e?.summary) out.push(...wrap(e.summary, w));
-  if (l.reason) out.push(...wrap(`${l.status === 'inexact' ? 'Error introduced' : 'Why'}: ${l.reason}`, w, '  ').map((x) => c.yellow(x)));
+  if (e?.summary) out.push(...wrapPrefixed('', e.summary, w));
+  if (l.reason) out.push(...wrapPrefixed(l.status === 'inexact' ? 'Error introduced: ' : 'Why: ', l.reason, w).map((x) => c.yellow(x)));
   if (l.caffeLayers.length) {
     section('Caffe layers');
     for (const cl of l.caffeLayers) out.push(trunc(`  ${cl.type.padEnd(13)} ${cl.name}  ${cl.bottom.join(',') || '—'} → ${cl.top.join(',')}`, w));
@@ -37,24 +37,24 @@ export function detailLines(l: LayerPlan, width: number): string[] {
   if (e?.params.length) {
     section('Parameters (Keras → Caffe)');
     const kw = Math.min(22, Math.max(...e.params.map(([k]) => k.length)));
-    for (const [k, v] of e.params) out.push(...wrap(`  ${k.padEnd(kw)} → ${v}`, w, ' '.repeat(kw + 5)));
+    for (const [k, v] of e.params) out.push(...wrapPrefixed(`  ${k.padEnd(kw)} → `, v, w));
   }
   if (e?.weights.length) {
     section('Weights (Keras layout → Caffe layout)');
     for (const m of e.weights) {
-      out.push(...wrap(`  ${m.from} → ${m.to}`, w, '      '));
+      out.push(...wrapPrefixed('  ', `${m.from} → ${m.to}`, w));
       out.push(c.dim(trunc(`      transform: ${m.transform}`, w)));
     }
   }
   if (e?.notes.length) {
     section('Notes');
-    for (const n of e.notes) out.push(...wrap(`• ${n}`, w, '  '));
+    for (const n of e.notes) out.push(...wrapPrefixed('  • ', n, w));
   }
   if (l.decisions.length) {
     section('Decisions');
     for (const d of l.decisions) {
       const o = d.spec.options.find((x) => x.id === d.chosen);
-      out.push(...wrap(`  ${d.spec.id}: ${o?.label ?? d.chosen} (${o?.exact ? 'exact' : 'not exact'}${d.chosen === d.spec.default ? ', proposed' : ''}) — the Decide step asks`, w, '    '));
+      out.push(...wrapPrefixed(`  ${d.spec.id}: `, `${o?.label ?? d.chosen} (${o?.exact ? 'exact' : 'not exact'}${d.chosen === d.spec.default ? ', proposed' : ''}); the Decide step asks`, w));
     }
   }
   return out;

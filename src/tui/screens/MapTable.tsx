@@ -5,6 +5,7 @@
 import { Box, Text, useInput } from 'ink';
 import type { LayerPlan, Plan } from '../../core/planner.js';
 import { caffeLabel } from '../../core/session.js';
+import { blockingText } from '../state.js';
 import { c, cell, shapeText, statusMark, STATUS_WORD, trunc } from '../theme.js';
 
 export interface MapTableProps {
@@ -33,7 +34,7 @@ export function mapColumns(width: number): MapColumns {
   const w = Math.max(40, width - 1);
   const shape = 12;
   const cls = w >= 70 ? 16 : 0;
-  const fixed = 2 + shape + 1 + (cls ? cls + 1 : 0) + 2;
+  const fixed = 2 + shape + 1 + (cls ? cls + 1 : 0) + 3;
   const rest = w - fixed;
   const name = Math.max(10, Math.min(28, Math.floor(rest * 0.45)));
   return { name, cls, shape, caffe: Math.max(8, rest - name - 1) };
@@ -78,15 +79,12 @@ export function MapTable({ plan, cursor, offset, height, width, isActive, questi
       {visible.map((l, i) => (
         <Text key={l.layer.name}>{mapRowText(l, cols, offset + i === cursor)}</Text>
       ))}
-      {Array.from({ length: h - visible.length }, (_, i) => (
-        <Text key={`pad${i}`}> </Text>
-      ))}
       <Text>{c.dim(trunc(`${more}   ✓ exact  ? decision  ≈ inexact  ✗ unsupported  – dropped  ✂ cut`, width - 1))}</Text>
       <Text>
         {sel
           ? trunc(`${sel.layer.name}: ${STATUS_WORD[sel.status]}${sel.reason ? ` — ${sel.reason}` : ''}  (Enter: how it maps)`, width - 1)
-          : plan.problems.length
-            ? c.yellow(trunc(`! ${plan.problems[0]}`, width - 1))
+          : !plan.convertible
+            ? c.yellow(trunc(`! not convertible yet: ${blockingText(plan)}`, width - 1))
             : c.dim(trunc('Enter on a layer shows how it maps: parameters, weight layouts, and why.', width - 1))}
       </Text>
     </Box>

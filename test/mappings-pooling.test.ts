@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { input, layer } from './helpers/fakeKeras.js';
+import { poolRef } from './helpers/convRef.js';
+import { errorsAgainst, haveOracle, planWith, rnd, TOL } from './helpers/convCheck.js';
+import { tensor, type Tensor } from '../src/core/tensor.js';
+
+/** TF pooling after an explicit zero padding (the pads are real zeros that Keras pools over). */
+function zeroPad(x: Tensor, [t, b, l, r]: number[]): Tensor {
+  const [h, w, c] = x.shape;
+  const out = tensor([h + t + b, w + l + r, c]);
+  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) for (let ch = 0; ch < c; ch++) out.data[((i + t) * (w + l + r) + j + l) * c + ch] = x.data[(i * w + j) * c + ch];
+  return out;
+}
+
+type PCase = [cls: 'MaxPooling2D' | 'AveragePooling2D', k: [number, number], s: [number, number], padding: 'same' | 'valid', shape: [number, number, number]];
+
+const CASES: PCase[] = [
+  ['MaxPooling2D', [2, 2], [2, 2], 'same', [7, 5, 3]],
+  ['AveragePooling2D', [2, 2], [2, 2], 'same', [7, 5, 3]],
+  ['MaxPooling2D', [3, 3], [2, 2], 'same', [8, 6, 2]],
+  ['AveragePooling2D', [3, 3], [2, 2], 'same', [8, 6, 2]],
+  ['AveragePooling2D', [3, 3], [1, 1], 'same', [5, 6, 2]],
+  ['MaxPooling2D', [3, 3], [3, 3], 'same', [7, 8, 2]],
+  ['AveragePooling2D', [3, 2], [2, 2], 'same', [7, 6, 2]],
+  ['MaxPooling2D', [3, 3], [2, 1], 'same', [7, 6, 2]],
+  ['AveragePooling2D', [5, 5], [3, 3], 'same', [7, 7, 1]],
+  ['MaxPooling2D', [2, 2], [2, 2], 'valid', [7, 5, 3]],
+  ['AveragePooling2D', [3, 3], [2, 2], 'valid', [8, 7, 2]],
+];
+
+const measured: string[] = [];
+const report = (name: string, e: { opencv: number; caffe?: number }) =>
+  measured.push(`${name}: opencv ${e.opencv.toExponential(2)}${e.caffe !== undefined ? `, caffe ${e.caffe.toExponential(2)}` : ''}`);
+
+describe("pooling 'same'/'valid' (pooling.ts) against TF's formula", () => {
+  for (const target of ['caffe-1.0', 'bvlc'] as const)
+    for (const [cls, k, s, padding, shape] of CASES) {
+      const name = `${cls} ${k.join('x')}/${s.join('x')} ${padding} on ${shape.slice(0, 2).join('x')} (${target})`;
+      // bvlc nets may use round_mode, which only real Caffe (the oracle) reads
+      it.skipIf(target === 'bvlc' && !haveOracle)(`numbers: ${name}`, async () => {
+        const x = rnd(shape, 71, 3);
+        const p = planWith([input('x', shape), layer('p', cls, { pool_size: k, strides: s, padding }, ['x'])], {}, { target });
+        const ref = poolRef(x, cls.startsWith('Max') ? 'max' : 'avg', k, s, padding);
+        expect(p.plan.layers[1].outputShapes[0]).toEqual(ref.shape);
+        const e = target === 'bvlc' ? await caffeOnly(p, x, ref) : await errorsAgainst(p, [x], { p: ref });
+        report(name, e);
+        expect(e.opencv).toBeLessThanOrEqual(TOL);
+        if (e.caffe !== undefined) expect(e.caffe).toBeLessThanOrEqual(TOL);
+      });
+    }
+
+  for (const [cls, nonNeg] of [['AveragePooling2D', false], ['MaxPooling2D', false], ['MaxPooling2D', true]] as const)
+    it(`numbers: ZeroPadding2D ((1,0),(2,1)) then ${cls} 3x3/2 valid${nonNeg ? ' after ReLU (folded)' : ''}`, async () => {
+      const x = rnd([6, 5, 2], 72, 3);
+      const layers = [input('x', [6, 5, 2])];
+      if (nonNeg) layers.push(layer('r', 'Activation', { activation: 'relu' }, ['x']));
+      layers.push(layer('zp', 'ZeroPadding2D', { padding: [[1, 0], [2, 1]] }, [nonNeg ? 'r' : 'x']));
+      layers.push(layer('p', cls, { pool_size: [3, 3], strides: [2, 2], padding: 'valid' }, ['zp']));
+      const p = planWith(layers, {});
+      const src = nonNeg ? tensor([...x.shape], x.data.map((v) => Math.max(v, 0))) : x;
+      const ref = poolRef(zeroPad(src, [1, 0, 2, 1]), cls.startsWith('Max') ? 'max' : 'avg', [3, 3], [2, 2], 'valid');
+      const e = await errorsAgainst(p, [x], { p: ref });
+      report(`ZeroPadding2D + ${cls}${nonNeg ? ' (ReLU, folded)' : ''}`, e);
+      expect(e.opencv).toBeLessThanOrEqual(TOL);
+      if (e.caffe !== undefined) expect(e.caffe).toBeLessThanOrEqual(TOL);
+    });
+
+  it("known gap: even pool with stride 1 'same' (TF pads 0/1) is refused, not mis-converted", () => {
+    // Caffe pads by the begin pad (0) on both sides: ceil((n − 2)/1) + 1 = n − 1 outputs, one short.
+    for (const [cls, k, s] of [['MaxPooling2D', [2, 2], [1, 1]], ['AveragePooling2D', [3, 2], [2, 1]]] as const) {
+      const p = planWith([input('x', [7, 6, 2]), layer('p', cls, { pool_size: k, strides: s, padding: 'same' }, ['x'])], {}, { allowUnconvertible: true });
+      expect(p.plan.layers[1].status).toBe('unsupported');
+      expect(p.plan.layers[1].reason).toMatch(/Caffe's pooling gives/);
+    }
+  });
+  it('reports', () => console.log(measured.join('\n')));
+});
+
+async function caffeOnly(p: ReturnType<typeof planWith>, x: Tensor, ref: Tensor): Promise<{ opencv: number; caffe?: number }> {
+  const { runInCaffe, relError } = await import('./helpers/runPlan.js');
+  const got = await runInCaffe(p, [x]);
+  const e = relError(got.get('p')!, ref);
+  return { opencv: 0, caffe: e };
+}
