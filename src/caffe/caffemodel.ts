@@ -6,10 +6,12 @@
  * their float data is written straight from each Float32Array's buffer (no per-element work,
  * no copies). Fields are emitted in field-number order (name, type, bottom, top, param, blobs,
  * then the *_param messages; inside a blob: data (5), then shape (7)), i.e. the bytes protobuf
- * itself would produce. Layers are produced, written and dropped one at a time.
+ * itself would produce. Layers are produced, written and dropped one at a time, their blobs in
+ * memory reused from layer to layer (core/weightBuffers.ts).
  */
 import { endianness } from 'node:os';
 import type { Tensor } from '../core/tensor.js';
+import { freeLayerArena, freeScratch, holdLayerArena } from '../core/weightBuffers.js';
 import { openAtomic } from './atomicWrite.js';
 import type { CaffeLayer, CaffeNet } from './net.js';
 import { caffeProto, layerContext, normalizeLayer, toProtobufObject } from './proto.js';
@@ -205,12 +207,25 @@ export async function streamCaffemodel(
   };
   await gather(encodeNetHeader(net));
   const total = net.layers.length;
-  for (let i = 0; i < total; i++) {
-    for (const chunk of encodeLayerChunks(net.layers[i])) await gather(chunk);
+  try {
+    for (let i = 0; i < total; i++) {
+      // The layer's blobs (and the layout transforms behind them) get memory that is reused
+      // for the next layer once these bytes are written: the process stays at the biggest
+      // layer's size, and fresh pages are not paid for again per layer.
+      const held = holdLayerArena(() => encodeLayerChunks(net.layers[i]));
+      try {
+        for (const chunk of held.value) await gather(chunk);
+        await flush();
+      } finally {
+        held.release();
+      }
+      onProgress?.(i + 1, total, bytes);
+    }
     await flush();
-    onProgress?.(i + 1, total, bytes);
+  } finally {
+    freeLayerArena();
+    freeScratch();
   }
-  await flush();
   return { bytes };
 }
 

@@ -1,50 +1,120 @@
 /**
  * Weight layout transforms between Keras (TensorFlow, channels-last) and Caffe (NCHW).
  * Each function returns a new tensor; inputs are never modified.
+ *
+ * The kernel transforms are all one permutation, `sicToCis`: a kernel viewed as [S, I, C]
+ * (S spatial taps, I the middle axis, C the last one) becomes [C, I, S]. It writes one
+ * preallocated output (arena memory while the .caffemodel writer asks for a layer's blobs,
+ * see weightBuffers.ts) in cache-sized tiles, and reads a file-backed kernel (`fileTensor`)
+ * in pieces straight from the file, so a big kernel is never held twice in memory.
  */
 import { tensor, type Tensor } from './tensor.js';
+import { allocWeights, fileTensor, reversedBlocks, scratch, sourceOf, SCRATCH_FLOATS } from './weightBuffers.js';
+
+/** Output columns (i, s) per tile row block, and the tile sizes of the transpose kernel. */
+const COLS_PER_BLOCK = 1024;
+const TILE_J = 16;
+const TILE_C = 16;
+
+/**
+ * out[(c·I + i)·S + s] = src[rowOff[j] + c] for output columns j = (i − i0)·S + s of one block,
+ * i.e. a transpose whose source rows are found through `rowOff`, tiled TILE_J × TILE_C.
+ */
+function transposeBlock(src: Float32Array, rowOff: Int32Array, nJ: number, C: number, out: Float32Array, outJ0: number, IS: number): void {
+  for (let c0 = 0; c0 < C; c0 += TILE_C) {
+    const c1 = c0 + TILE_C < C ? c0 + TILE_C : C;
+    for (let j0 = 0; j0 < nJ; j0 += TILE_J) {
+      const j1 = j0 + TILE_J < nJ ? j0 + TILE_J : nJ;
+      for (let c = c0; c < c1; c++) {
+        const ob = c * IS + outJ0;
+        for (let j = j0; j < j1; j++) out[ob + j] = src[rowOff[j] + c];
+      }
+    }
+  }
+}
+
+/**
+ * The [S, I, C] → [C, I, S] permutation, out[c][i][s] = k[s][i][c], into one new buffer.
+ * A file-backed `k` is read in blocks of I (all S taps of a few i at a time, ≤ 16 MB), never whole.
+ */
+function sicToCis(k: Tensor, S: number, I: number, C: number): Float32Array {
+  const n = S * I * C;
+  const source = sourceOf(k);
+  if (!source && k.data.length !== n) throw new Error(`kernel has ${k.data.length} values, [${S}, ${I}, ${C}] needs ${n}`);
+  if (source && source.length !== n) throw new Error(`kernel has ${source.length} values, [${S}, ${I}, ${C}] needs ${n}`);
+  const out = allocWeights(n);
+  if (n === 0) return out;
+  const IS = I * S;
+  if (!source) {
+    const src = k.data;
+    const ti = Math.max(1, Math.floor(COLS_PER_BLOCK / S));
+    const rowOff = new Int32Array(ti * S);
+    for (let i0 = 0; i0 < I; i0 += ti) {
+      const i1 = Math.min(I, i0 + ti);
+      let j = 0;
+      for (let i = i0; i < i1; i++) for (let s = 0; s < S; s++) rowOff[j++] = (s * I + i) * C;
+      transposeBlock(src, rowOff, j, C, out, i0 * S, IS);
+    }
+    return out;
+  }
+  // Pieces of `chunkI` values of i (all S taps): S reads of chunkI·C contiguous floats each.
+  const chunkI = Math.max(1, Math.min(I, Math.floor(SCRATCH_FLOATS / (S * C))));
+  const buf = scratch(chunkI * S * C);
+  const ti = Math.max(1, Math.floor(COLS_PER_BLOCK / S));
+  const rowOff = new Int32Array(Math.min(ti, chunkI) * S);
+  for (let c0 = 0; c0 < I; c0 += chunkI) {
+    const ni = Math.min(I, c0 + chunkI) - c0;
+    if (ni === I) source.read(0, n, buf, 0);
+    else for (let s = 0; s < S; s++) source.read((s * I + c0) * C, ni * C, buf, s * ni * C);
+    for (let b0 = 0; b0 < ni; b0 += ti) {
+      const b1 = Math.min(ni, b0 + ti);
+      let j = 0;
+      for (let i = b0; i < b1; i++) for (let s = 0; s < S; s++) rowOff[j++] = (s * ni + i) * C;
+      transposeBlock(buf, rowOff, j, C, out, (c0 + b0) * S, IS);
+    }
+  }
+  return out;
+}
 
 /** Conv kernel (kh, kw, in, out) HWIO → Caffe (out, in, kh, kw) OIHW. */
 export function hwioToOihw(k: Tensor): Tensor {
   const [kh, kw, ci, co] = k.shape;
-  const out = new Float32Array(k.data.length);
-  const src = k.data;
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < ci; i++) {
-        const base = ((y * kw + x) * ci + i) * co;
-        for (let o = 0; o < co; o++) out[((o * ci + i) * kh + y) * kw + x] = src[base + o];
-      }
-  return tensor([co, ci, kh, kw], out);
+  return tensor([co, ci, kh, kw], sicToCis(k, kh * kw, ci, co));
 }
 
 /**
  * Spatially flips a kernel (kh, kw, ...) in place order: k[::-1, ::-1]. Keras on Theano stores
  * Conv1D/2D/3D/Conv2DTranspose kernels flipped relative to TensorFlow (keras/engine/saving.py,
- * preprocess_weights_for_loading → conv_utils.convert_kernel).
+ * preprocess_weights_for_loading → conv_utils.convert_kernel). A file-backed kernel stays
+ * file-backed (the flip is applied as it is read).
  */
 export function flipKernelHW(k: Tensor): Tensor {
   const [kh, kw] = k.shape;
-  const inner = k.data.length / (kh * kw);
-  const out = new Float32Array(k.data.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++) {
-      const from = (y * kw + x) * inner;
-      const to = ((kh - 1 - y) * kw + (kw - 1 - x)) * inner;
-      out.set(k.data.subarray(from, from + inner), to);
-    }
-  return tensor([...k.shape], out);
+  const source = sourceOf(k);
+  if (source) return fileTensor([...k.shape], reversedBlocks(source, kh * kw));
+  return tensor([...k.shape], reverseBlocks(k.data, kh * kw));
 }
 
-/** Dense kernel (in, out) → Caffe InnerProduct weights (out, in). */
-export function denseToInnerProduct(k: Tensor): Tensor {
+/** `data` as `blocks` equal blocks in reverse order, in a new buffer. */
+function reverseBlocks(data: Float32Array, blocks: number): Float32Array {
+  const inner = data.length / blocks;
+  const out = allocWeights(data.length);
+  for (let b = 0; b < blocks; b++) out.set(data.subarray(b * inner, (b + 1) * inner), (blocks - 1 - b) * inner);
+  return out;
+}
+
+/**
+ * Dense kernel (in, out) → Caffe InnerProduct weights (out, in). With `flatFrom` = [H, W, C],
+ * the Dense follows a Flatten of an H×W×C tensor and its rows are also moved from HWC to CHW
+ * order (see permuteFlattenRowsHwcToChw), in the same single pass.
+ */
+export function denseToInnerProduct(k: Tensor, flatFrom?: [number, number, number]): Tensor {
   const [ni, no] = k.shape;
-  const out = new Float32Array(k.data.length);
-  for (let i = 0; i < ni; i++) {
-    const row = i * no;
-    for (let o = 0; o < no; o++) out[o * ni + i] = k.data[row + o];
-  }
-  return tensor([no, ni], out);
+  if (!flatFrom) return tensor([no, ni], sicToCis(k, 1, ni, no));
+  const [h, w, c] = flatFrom;
+  if (ni !== h * w * c) throw new Error(`Dense kernel has ${ni} input rows, Flatten of [${h},${w},${c}] gives ${h * w * c}`);
+  // Row (s, ch) of the kernel, s = y·W + x, becomes column ch·H·W + s of the (out, in) matrix.
+  return tensor([no, ni], sicToCis(k, h * w, c, no));
 }
 
 /**
@@ -55,14 +125,20 @@ export function denseToInnerProduct(k: Tensor): Tensor {
 export function permuteFlattenRowsHwcToChw(k: Tensor, [h, w, c]: [number, number, number]): Tensor {
   const [ni, no] = k.shape;
   if (ni !== h * w * c) throw new Error(`Dense kernel has ${ni} input rows, Flatten of [${h},${w},${c}] gives ${h * w * c}`);
-  const out = new Float32Array(k.data.length);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++)
-      for (let ch = 0; ch < c; ch++) {
-        const from = ((y * w + x) * c + ch) * no;
-        const to = ((ch * h + y) * w + x) * no;
-        out.set(k.data.subarray(from, from + no), to);
-      }
+  const S = h * w;
+  const out = allocWeights(ni * no);
+  const source = sourceOf(k);
+  // One spatial position s holds c rows; read it whole (from the file: one piece at a time).
+  const plane = c * no;
+  const buf = source ? scratch(plane) : k.data;
+  for (let s = 0; s < S; s++) {
+    let from = s * plane;
+    if (source) {
+      source.read(from, plane, buf, 0);
+      from = 0;
+    }
+    for (let ch = 0; ch < c; ch++) out.set(buf.subarray(from + ch * no, from + (ch + 1) * no), (ch * S + s) * no);
+  }
   return tensor([ni, no], out);
 }
 
@@ -72,12 +148,7 @@ export function permuteFlattenRowsHwcToChw(k: Tensor, [h, w, c]: [number, number
  */
 export function depthwiseToGroupedOihw(k: Tensor): Tensor {
   const [kh, kw, ci, mult] = k.shape;
-  const out = new Float32Array(k.data.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let c = 0; c < ci; c++)
-        for (let m = 0; m < mult; m++) out[((c * mult + m) * kh + y) * kw + x] = k.data[((y * kw + x) * ci + c) * mult + m];
-  return tensor([ci * mult, 1, kh, kw], out);
+  return tensor([ci * mult, 1, kh, kw], sicToCis(k, kh * kw, 1, ci * mult));
 }
 
 /** Keras NHWC activations [H, W, C] → Caffe CHW (batch of one). */
@@ -108,29 +179,21 @@ export function chwToHwc(t: Tensor): Tensor {
  */
 export function convTransposeToIohw(k: Tensor): Tensor {
   const [kh, kw, co, ci] = k.shape;
-  const out = new Float32Array(k.data.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let o = 0; o < co; o++) {
-        const base = ((y * kw + x) * co + o) * ci;
-        for (let i = 0; i < ci; i++) out[((i * co + o) * kh + y) * kw + x] = k.data[base + i];
-      }
-  return tensor([ci, co, kh, kw], out);
+  return tensor([ci, co, kh, kw], sicToCis(k, kh * kw, co, ci));
 }
 
 /** Conv1D kernel (k, in, out) → Caffe Convolution weights (out, in, 1, k) on the 1×C×1×S blob. */
 export function conv1dToOihw(k: Tensor): Tensor {
   const [kw, ci, co] = k.shape;
-  return hwioToOihw(tensor([1, kw, ci, co], k.data));
+  return tensor([co, ci, 1, kw], sicToCis(k, kw, ci, co));
 }
 
 /** Reverses the first (time) axis of a Conv1D kernel (k, in, out): Theano's flip, undone. */
 export function flipKernel1d(k: Tensor): Tensor {
   const [kw] = k.shape;
-  const inner = k.data.length / kw;
-  const out = new Float32Array(k.data.length);
-  for (let t = 0; t < kw; t++) out.set(k.data.subarray(t * inner, (t + 1) * inner), (kw - 1 - t) * inner);
-  return tensor([...k.shape], out);
+  const source = sourceOf(k);
+  if (source) return fileTensor([...k.shape], reversedBlocks(source, kw));
+  return tensor([...k.shape], reverseBlocks(k.data, kw));
 }
 
 /**

@@ -234,8 +234,9 @@ export class H5File {
       this.base = base === UNDEF ? sbPos : base;
     } else throw new H5Unsupported(`superblock version ${version}`);
     if (![2, 4, 8].includes(this.so) || ![2, 4, 8].includes(this.sl)) throw new H5Unsupported(`offset/length sizes ${this.so}/${this.sl}`);
-    // A file shorter than the end-of-file address recorded at creation is truncated.
-    if (eof !== UNDEF && eof + this.base > this.fileSize) throw new H5FormatError(`the file has ${this.fileSize} bytes, its superblock says ${eof + this.base} (truncated)`);
+    // A file shorter than the end-of-file address recorded at creation is truncated (HDF5's
+    // H5F__super_read compares the file size with the stored EOF address the same way).
+    if (eof !== UNDEF && eof > this.fileSize) throw new H5FormatError(`the file has ${this.fileSize} bytes, its superblock says ${eof} (truncated)`);
     if (this.rootAddress === UNDEF) throw new H5FormatError('no root group');
   }
 
@@ -280,7 +281,7 @@ export class H5File {
   }
 
   private readObjectHeaderV2(addr: number): Message[] {
-    const h = this.bytes(addr, 32);
+    const h = this.bytes(addr, Math.min(40, this.fileSize - this.position(addr)));
     if (h[4] !== 2) throw new H5Unsupported(`object header version ${h[4]}`);
     const flags = h[5];
     let o = 6;

@@ -8,10 +8,18 @@
  *                     relative paths given by weight_names, e.g. `conv2d_1/kernel:0`.
  * A weights-only file (`save_weights`) has `layer_names` on the root and no `model_config`.
  * Attributes over HDF5's 64 KB header limit are split into NAME0, NAME1, ... (save_attributes_to_hdf5_group).
+ *
+ * Two readers give the same answers: the plain-TypeScript one in hdf5.ts (no start-up cost; a
+ * float32 weight is a file-backed tensor that the layout transforms read in pieces, see
+ * core/weightBuffers.ts), used when it understands every part of the file the model needs, and
+ * h5wasm (the HDF5 library; ~200 ms to instantiate) for everything else. KERAS2CAFFE_H5=h5wasm
+ * forces h5wasm.
  */
 import { existsSync, statSync, openSync, readSync, closeSync } from 'node:fs';
 import { ModelFileError } from '../core/errors.js';
 import { elementCount, type Tensor } from '../core/tensor.js';
+import { fileTensor } from '../core/weightBuffers.js';
+import { H5File, type H5DatasetInfo } from './hdf5.js';
 
 /** HDF5 files start with this signature at offset 0 (or 512, 1024, ... with a user block). */
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -116,10 +124,14 @@ interface H5Node {
 /** Reads an attribute that Keras may have split into NAME0, NAME1, ... */
 function readSplitStringList(node: H5Node, name: string): string[] | null {
   const attrs = node.attrs;
-  if (name in attrs) return attrStringList(attrs[name].value);
-  if (!(`${name}0` in attrs)) return null;
+  return splitStringList((n) => n in attrs, (n) => attrs[n].value, name);
+}
+
+function splitStringList(has: (n: string) => boolean, get: (n: string) => unknown, name: string): string[] | null {
+  if (has(name)) return attrStringList(get(name));
+  if (!has(`${name}0`)) return null;
   const out: string[] = [];
-  for (let i = 0; `${name}${i}` in attrs; i++) out.push(...attrStringList(attrs[`${name}${i}`].value));
+  for (let i = 0; has(`${name}${i}`); i++) out.push(...attrStringList(get(`${name}${i}`)));
   return out;
 }
 
@@ -130,6 +142,10 @@ function shortWeightName(name: string): string {
 
 export async function openKerasH5(path: string): Promise<KerasH5> {
   checkIsHdf5(path);
+  if (process.env.KERAS2CAFFE_H5 !== 'h5wasm') {
+    const native = openNative(path);
+    if (native) return native;
+  }
   const h5 = await loadH5wasm();
   let file: InstanceType<H5Module['File']>;
   try {
@@ -262,5 +278,138 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>): Keras
         /* already closed */
       }
     },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plain-TypeScript reader (hdf5.ts)
+
+/**
+ * The file through hdf5.ts, or null when that reader cannot give exactly what h5wasm would
+ * (an HDF5 feature it does not implement, a damaged file, a non-Keras file: h5wasm then reads
+ * it, or reports the problem with its usual message). Everything the conversion needs (root
+ * attributes, every weight group and dataset) is checked here, up front, because the KerasH5
+ * methods are synchronous and h5wasm loads asynchronously.
+ */
+function openNative(path: string): KerasH5 | null {
+  let file: H5File | null = null;
+  try {
+    file = new H5File(path);
+    return describeNative(path, file);
+  } catch (err) {
+    file?.close();
+    if (process.env.KERAS2CAFFE_DEBUG) process.stderr.write(`keras2caffe: ${path}: reading with h5wasm (${(err as Error)?.message ?? err})\n`);
+    return null;
+  }
+}
+
+/** Dataset types read natively: little-endian float32 (file-backed), float64 and small integers (converted). */
+function nativeReadable(info: H5DatasetInfo): boolean {
+  const t = info.type;
+  if (!t.littleEndian) return false;
+  if (t.cls === 1) return t.size === 4 || t.size === 8;
+  if (t.cls === 0) return t.size === 1 || t.size === 2 || t.size === 4;
+  return false;
+}
+
+function describeNative(path: string, file: H5File): KerasH5 {
+  const root = file.resolve('/');
+  if (root === null) throw new Error('no root group');
+  const rootAttrs = file.attributes(root);
+  const rawConfig = attrString(rootAttrs.get('model_config'));
+  if (rawConfig === null) throw new Error('no model_config');
+  const modelConfig = JSON.parse(rawConfig) as KerasConfigNode;
+  if (!modelConfig || typeof modelConfig !== 'object' || typeof modelConfig.class_name !== 'string') throw new Error('model_config has no class_name');
+  const kerasVersion = attrString(rootAttrs.get('keras_version'));
+  const backend = attrString(rootAttrs.get('backend'));
+
+  const weightsAddr = file.resolve('/model_weights');
+  const weightsAttrs = weightsAddr === null ? null : file.attributes(weightsAddr);
+  const weightLayerNames = weightsAttrs ? (splitStringList((n) => weightsAttrs.has(n), (n) => weightsAttrs.get(n), 'layer_names') ?? []) : [];
+
+  const entries = new Map<string, WeightEntry[]>();
+  const infos = new Map<string, H5DatasetInfo>();
+  for (const layerGroup of weightLayerNames) {
+    if (entries.has(layerGroup)) continue;
+    const groupAddr = file.resolve(`/model_weights/${layerGroup}`);
+    if (groupAddr === null) throw new Error(`no weights group '${layerGroup}'`);
+    const attrs = file.attributes(groupAddr);
+    const names = (splitStringList((n) => attrs.has(n), (n) => attrs.get(n), 'weight_names') ?? []).filter((n) => n !== '');
+    entries.set(
+      layerGroup,
+      names.map((name) => {
+        const dsPath = `/model_weights/${layerGroup}/${name}`;
+        const addr = file.resolve(dsPath);
+        const info = addr === null ? null : file.dataset(addr);
+        if (!info || !info.shape) throw new Error(`weight '${name}' of '${layerGroup}' is not a dataset with a shape`);
+        if (!nativeReadable(info)) throw new Error(`weight '${name}' has a type this reader does not convert`);
+        const n = elementCount(info.shape);
+        const st = info.storage;
+        const bytes = n * info.type.size;
+        if (st.kind === 'unallocated') throw new Error(`weight '${name}' has no data (fill value)`);
+        if (st.kind === 'compact' && st.bytes.byteLength !== bytes) throw new Error(`weight '${name}': compact data size`);
+        if (st.kind === 'contiguous' && (st.size !== bytes || file.position(st.address) + st.size > file.fileSize)) throw new Error(`weight '${name}': data size or place`);
+        infos.set(dsPath, info);
+        return { name, shortName: shortWeightName(name), path: dsPath, shape: [...info.shape] };
+      }),
+    );
+  }
+
+  const weightEntries = (layerGroup: string): WeightEntry[] => entries.get(layerGroup) ?? [];
+
+  const readWeight = (entry: WeightEntry): Tensor => {
+    const n = elementCount(entry.shape);
+    if (!Number.isFinite(n) || n > MAX_DATASET_ELEMENTS)
+      throw new ModelFileError(`${path}: weight '${entry.name}' declares ${n} elements, more than this tool reads; the file is corrupted or not a Keras model`);
+    const info = infos.get(entry.path);
+    const unreadable = () => new ModelFileError(`${path}: weight '${entry.name}' is unreadable (truncated or corrupted file?); re-save the model`);
+    if (!info || !info.shape) throw unreadable();
+    if (elementCount(info.shape) !== n) throw new ModelFileError(`${path}: weight '${entry.name}' holds ${elementCount(info.shape)} values for shape [${entry.shape}]; the file is corrupted`);
+    const st = info.storage;
+    if (info.type.cls === 1 && info.type.size === 4 && st.kind === 'contiguous') {
+      const pos = file.position(st.address);
+      return fileTensor([...entry.shape], {
+        length: n,
+        read(start, count, dst, dstOffset) {
+          if (start < 0 || count < 0 || start + count > n) throw new RangeError(`elements ${start}..${start + count} of ${n}`);
+          try {
+            file.readInto(pos + start * 4, new Uint8Array(dst.buffer, dst.byteOffset + dstOffset * 4, count * 4));
+          } catch {
+            throw unreadable();
+          }
+        },
+      });
+    }
+    let raw: Uint8Array;
+    try {
+      if (st.kind === 'compact') raw = st.bytes;
+      else if (st.kind === 'contiguous') {
+        raw = new Uint8Array(st.size);
+        file.readInto(file.position(st.address), raw);
+      } else throw new Error('no data');
+    } catch {
+      throw unreadable();
+    }
+    const values = file.numbers(raw, info.type);
+    const data = values instanceof Float32Array ? values : Float32Array.from(values);
+    return { shape: [...entry.shape], data };
+  };
+
+  const weightBytes = (): number => {
+    let total = 0;
+    for (const layer of weightLayerNames) for (const e of weightEntries(layer)) total += elementCount(e.shape) * 4;
+    return total;
+  };
+
+  return {
+    path,
+    kerasVersion,
+    backend,
+    modelConfig,
+    weightLayerNames,
+    weightEntries,
+    readWeight,
+    weightBytes,
+    close: () => file.close(),
   };
 }

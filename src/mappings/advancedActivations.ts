@@ -290,7 +290,7 @@ export const reluLayerMapping: LayerMapping = {
     perTarget: {
       bvlc: 'max_value without negative_slope → Clip(0, max_value)',
       'caffe-1.0': 'max_value → ReLU, Power(−1,+m), ReLU, Power(−1,+m)',
-      opencv: 'max_value → ReLU, Power(−1,+m), ReLU, Power(−1,+m)',
+      opencv: 'max_value → ReLU, Power(−1,+m), ReLU, Power(−1,+m); threshold ≠ 0 refused (OpenCV DNN has no Threshold layer)',
     },
   },
   inferShapes: same,
@@ -355,7 +355,11 @@ export const preluMapping: LayerMapping = {
 
 export const thresholdedReluMapping: LayerMapping = {
   kerasClasses: ['ThresholdedReLU'],
-  doc: { caffe: 'Threshold + Eltwise PROD', restrictions: 'theta (default 1): x·[x > theta]; needs the Threshold layer' },
+  doc: {
+    caffe: 'Threshold + Eltwise PROD',
+    restrictions: 'theta (default 1): x·[x > theta]; needs the Threshold layer',
+    perTarget: { opencv: 'refused: OpenCV DNN has no Threshold layer' },
+  },
   inferShapes: same,
   map(ctx) {
     const input = ctx.inputs[0];

@@ -1,4 +1,4 @@
-import { denseToInnerProduct, permuteFlattenRowsHwcToChw } from '../core/layout.js';
+import { denseToInnerProduct } from '../core/layout.js';
 import { tensor } from '../core/tensor.js';
 import { activationLayers, mapped, outputRef, refused, shapeText, ShapeError } from './common.js';
 import type { LayerMapping, MappingResult, WeightMapping } from './types.js';
@@ -41,9 +41,8 @@ export const denseMapping: LayerMapping = {
         params: { inner_product_param: { num_output: no, ...(useBias ? {} : { bias_term: false }) } },
         blobShapes: useBias ? [[no, ni], [no]] : [[no, ni]],
         blobs: () => {
-          let k = ctx.weights().require('kernel');
-          if (flatFrom) k = permuteFlattenRowsHwcToChw(k, flatFrom);
-          const w = denseToInnerProduct(k);
+          // One pass: the Flatten row permutation (HWC → CHW) and the transpose together.
+          const w = denseToInnerProduct(ctx.weights().require('kernel'), flatFrom ?? undefined);
           return useBias ? [w, ctx.weights().require('bias')] : [w];
         },
       }];

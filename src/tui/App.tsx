@@ -130,6 +130,8 @@ export function App({ initial, deps, onExit }: AppProps) {
   }, [state.exitCode]);
 
   useInput((input, key) => {
+    // The latest state, not this render's: a key can arrive before Ink re-subscribes the handler.
+    const state = stateRef.current;
     if (key.ctrl && input === 'c') return dispatch({ type: 'exit', code: 130 });
     if (state.overlay === 'help') return dispatch({ type: 'help', open: false });
     if (state.overlay === 'quit') {

@@ -544,6 +544,8 @@ interface RunPlan {
   skipped: { name: string; reason: string }[];
   notCompared: { name: string; reason: string }[];
   mode: VerificationReport['mode'];
+  /** Every top of the net except the inputs. */
+  netTops: string[];
 }
 
 async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source: string): Promise<VerificationReport> {
@@ -572,7 +574,12 @@ async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source:
       else rp.skipped.push({ name: w.name, reason });
       return false;
     });
-    const blobs = [...new Set(wanted.map((w) => w.blob))];
+    // OpenCV DNN fuses layers (Convolution + BatchNorm/Scale/activation) and lets the inputs of a
+    // Concat write into its output; a requested blob whose layer was fused away or redirected then
+    // holds stale memory. Requesting every top keeps every layer's own output, so the per-layer
+    // figures are those of the unfused net (as real Caffe runs it).
+    const perLayer = wanted.some((w) => w.kind === 'layer');
+    const blobs = [...new Set([...wanted.map((w) => w.blob), ...(perLayer ? rp.netTops : [])])];
     const caffeValues = blobs.length ? await runCaffe(opts.prototxt, opts.caffemodel, caffeInputs, blobs, source) : new Map<string, Tensor>();
     const caffeSeconds = elapsed(t);
 
@@ -673,7 +680,7 @@ export async function verifyConversion(opts: VerifyConversionOptions): Promise<V
     throw new UserError(`the Keras reference has ${reference.inputs.length} inputs, the plan ${specs.length}`);
   }
   return execute(
-    { reference, referenceSeconds: seconds, specs, caffeInputs: plan.inputs.map((p) => p.blob), wanted, skipped, notCompared, mode: 'conversion' },
+    { reference, referenceSeconds: seconds, specs, caffeInputs: plan.inputs.map((p) => p.blob), wanted, skipped, notCompared, mode: 'conversion', netTops: net.tops.filter((t) => !net.inputs.some((i) => i.name === t)) },
     opts,
     started,
     'the written Caffe net',
@@ -733,7 +740,7 @@ export async function verifyPair(opts: VerifyPairOptions): Promise<VerificationR
       const l = byName.get(name);
       if (!l || l.className !== 'Flatten') return undefined;
       const src = l.inputs[0] ? byName.get(l.inputs[0])?.shape : undefined;
-      if (!src || src.length !== 3 || src[0] * src[1] === 1 || src.some((d) => d === null)) return undefined;
+      if (!src || src.length !== 3 || src.some((d) => d === null) || (src[0] as number) * (src[1] as number) === 1) return undefined;
       return { kind: 'flat-chw', from: src as [number, number, number] };
     };
     const kOut = reference.outputs;
@@ -763,7 +770,7 @@ export async function verifyPair(opts: VerifyPairOptions): Promise<VerificationR
         wanted.push({ name: l.name, kind: 'layer', className: l.className, blob: l.name, layout: { kind: 'nchw' }, ...(alt ? { alt } : {}) });
       }
     const report = await execute(
-      { reference, referenceSeconds: seconds, specs, caffeInputs: order.map((j) => net.inputs[j].name), wanted, skipped, notCompared, mode: 'pair' },
+      { reference, referenceSeconds: seconds, specs, caffeInputs: order.map((j) => net.inputs[j].name), wanted, skipped, notCompared, mode: 'pair', netTops: net.tops.filter((t) => !inputNames.has(t)) },
       opts,
       started,
       opts.caffemodelName ? `${ptxName} + ${opts.caffemodelName}` : ptxName,

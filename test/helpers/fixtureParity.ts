@@ -14,6 +14,7 @@ import { caffeInputs, compareOutputs, convertModel, fixtureManifest, fixturePath
 export function fixtureEntry(name: string): FixtureEntry | undefined {
   const m = fixtureManifest().find((f) => f.name === name);
   if (m) return m.expect === 'ok' && existsSync(fixturePath(m.file)) ? m : undefined;
+  // Not (yet) in the manifest: the default file names.
   const file = `${name}.h5`;
   if (!existsSync(fixturePath(file)) || !existsSync(fixturePath(`${name}.out0.npy`))) return undefined;
   return { name, file, inputs: [`${name}.in0.npy`], outputs: [`${name}.out0.npy`], expect: 'ok' };
