@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { input, layer } from './helpers/fakeKeras.js';
-import { conv2dRef, poolRef, tfPads } from './helpers/convRef.js';
+import { conv2dRef, depthwiseRef, poolRef, tfPads } from './helpers/convRef.js';
 import { biasAct, errorsAgainst, planWith, rnd, TOL } from './helpers/convCheck.js';
 import { tensor, type Tensor } from '../src/core/tensor.js';
 import { flipKernel1d } from '../src/core/layout.js';
@@ -68,6 +68,36 @@ describe('Conv1D → Convolution 1×k', () => {
       expect(p.plan.layers[1].outputShapes[0]).toEqual(ref.shape);
       const e = await errorsAgainst(p, [x], { c: ref });
       report(`Conv1D ${c.name}`, e);
+      expect(e.opencv).toBeLessThanOrEqual(TOL);
+      if (e.caffe !== undefined) expect(e.caffe).toBeLessThanOrEqual(TOL);
+    });
+});
+
+describe('DepthwiseConv1D / SeparableConv1D → their 2-D twins on the 1×C×1×S blob', () => {
+  for (const [cls, k, s, padding, mult, filters] of [
+    ['DepthwiseConv1D', 3, 1, 'valid', 2, 0],
+    ['DepthwiseConv1D', 4, 2, 'same', 1, 0],
+    ['SeparableConv1D', 3, 1, 'same', 2, 4],
+    ['SeparableConv1D', 3, 1, 'causal', 1, 3],
+    ['SeparableConv1D', 2, 2, 'same', 1, 3],
+  ] as const)
+    it(`numbers: ${cls} k${k}/${s} ${padding} mult ${mult}`, async () => {
+      const steps = 9;
+      const cin = 3;
+      const dk = rnd([k, cin, mult], 67);
+      const pk = rnd([1, cin * mult, filters || 1], 68);
+      const nOut = cls === 'DepthwiseConv1D' ? cin * mult : filters;
+      const bias = rnd([nOut], 69).data;
+      const x = rnd([steps, cin], 70, 2);
+      const [l, r] = padding === 'causal' ? [k - 1, 0] : padding === 'same' ? tfPads(steps, k, s) : [0, 0];
+      const dw = depthwiseRef(as2d(x), tensor([1, ...dk.shape], dk.data), { strides: [1, s], pads: [0, 0, l, r] });
+      const ref = as1d(cls === 'DepthwiseConv1D' ? biasAct(dw, bias) : biasAct(conv2dRef(dw, tensor([1, ...pk.shape], pk.data)), bias));
+      const cfg = { kernel_size: [k], strides: [s], padding, depth_multiplier: mult, dilation_rate: [1], use_bias: true, activation: 'linear', ...(filters ? { filters } : {}) };
+      const weights = cls === 'DepthwiseConv1D' ? { depthwise_kernel: dk, bias: { shape: [nOut], data: bias } } : { depthwise_kernel: dk, pointwise_kernel: pk, bias: { shape: [nOut], data: bias } };
+      const p = planWith([input('x', [steps, cin]), layer('c', cls, cfg, ['x'])], { c: weights });
+      expect(p.plan.layers[1].outputShapes[0]).toEqual(ref.shape);
+      const e = await errorsAgainst(p, [x], { c: ref });
+      report(`${cls} k${k}/${s} ${padding} mult ${mult}`, e);
       expect(e.opencv).toBeLessThanOrEqual(TOL);
       if (e.caffe !== undefined) expect(e.caffe).toBeLessThanOrEqual(TOL);
     });

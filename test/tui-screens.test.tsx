@@ -355,7 +355,7 @@ describe('Write', () => {
     cleanups.push(() => r.unmount());
     await tick();
     expect(r.lastFrame()).toContain('› /out');
-    expect(r.lastFrame()).toContain('writes m.prototxt, m.caffemodel and m.plan.json');
+    expect(r.lastFrame()).toContain('writes m.prototxt, m.caffemodel, m.plan.json (all three or none)');
     r.stdin.write('q');
     await tick();
     r.stdin.write('\u007f');
@@ -413,14 +413,16 @@ describe('the App', () => {
           o.onProgress?.('comparing');
           return {
             passed: true,
-            outputs: [{ name: 'conv_9', kind: 'output', maxAbs: 2.4e-7, maxRel: 1.1e-6, top1: true, passed: true }],
+            outputs: [{ name: 'conv_9', kind: 'output', maxAbs: 2.4e-7, maxRel: 1.1e-6, top1: { keras: 1, caffe: 1, agree: true }, passed: true }],
             layers: [{ name: 'conv_0', kind: 'layer', maxAbs: 1e-7, maxRel: 3e-7, passed: true }],
           };
         },
       }),
     });
+    const dir = mkdtempSync(join(tmpdir(), 'k2c-app-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const codes: number[] = [];
-    const r = renderApp(initialState({ cwd: '/work', entries: [], modelPath: '/models/m.h5' }), deps, (c) => codes.push(c));
+    const r = renderApp(initialState({ cwd: dir, entries: [], modelPath: 'm.h5' }), deps, (c) => codes.push(c));
     const frame = () => r.lastFrame();
     await waitFor(frame, /Press Enter to see how each layer maps/);
     expect(frame()).toContain('Parameters  1,234');
@@ -431,10 +433,10 @@ describe('the App', () => {
       await tick();
     }
     const f = frame()!;
-    expect(f).toContain('/models/m.prototxt');
-    expect(f).toContain('/models/m.caffemodel (2.0 KB)');
-    expect(f).toContain('/models/m.plan.json');
-    expect(f).toContain('keras2caffe convert /models/m.h5 --plan /models/m.plan.json --yes --out /models');
+    expect(f).toContain(`prototxt    ${dir}/m.prototxt`);
+    expect(f).toContain(`caffemodel  ${dir}/m.caffemodel (2.0 KB)`);
+    expect(f).toContain(`plan        ${dir}/m.plan.json`);
+    expect(f).toContain('keras2caffe convert m.h5 --plan m.plan.json --yes --out . --force');
     // Finished steps stay above (Ink <Static>).
     expect(f).toMatch(/✓ Model +m\.h5/);
     expect(f).toMatch(/✓ Decide +zp: Fold into the next Conv2D padding \(exact\)/);
@@ -448,7 +450,17 @@ describe('the App', () => {
 
   it('shows the verify table per output and per layer', async () => {
     const outcome = normalizeVerification(
-      { passed: false, outputs: [{ name: 'prob', kind: 'output', maxAbs: 0.5, maxRel: 0.9, top1: false, passed: false }], layers: [{ name: 'conv_0', maxAbs: 0, maxRel: 0, passed: true }] },
+      {
+        passed: false,
+        complete: true,
+        tolerance: 1e-4,
+        input: { kind: 'random', description: 'seeded random N(0,1), seed 1' },
+        rows: [
+          { name: 'conv_0', kind: 'layer', maxAbs: 0, maxRel: 0, passed: true },
+          { name: 'prob', kind: 'output', maxAbs: 0.5, maxRel: 0.9, top1: { keras: 3, caffe: 5, agree: false }, passed: false },
+        ],
+        notes: [],
+      },
       1e-4,
     );
     expect(outcome.layers[0].kind).toBe('layer');
@@ -458,7 +470,8 @@ describe('the App', () => {
     await tick();
     const f = r.lastFrame()!;
     expect(f).toContain('✗ Over the tolerance 0.0001');
-    expect(f).toMatch(/output +prob +5\.0e-1 +9\.0e-1 +DIFF ✗/);
+    expect(f).toMatch(/output +prob +5\.0e-1 +9\.0e-1 +3≠5 ✗/);
+    expect(f).toContain('input: seeded random N(0,1), seed 1');
     expect(f).toMatch(/layer +conv_0 +0 +0 +✓/);
   });
 

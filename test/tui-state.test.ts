@@ -320,7 +320,7 @@ describe('wizard state', () => {
     let s = run(loaded(), { type: 'next' }, { type: 'next' });
     s = replan(reducer(s, { type: 'answer', key: TARGET_KEY, value: 'caffe-1.0' }));
     s = replan(reducer(s, { type: 'answer', key: 'zp:zeropad', value: 'fold' }));
-    const outcome = { passed: true, outputs: [{ name: 'conv_17', kind: 'output', maxAbs: 1e-7, maxRel: 2e-7, passed: true }], layers: [], tolerance: 1e-4, notes: [] };
+    const outcome = { passed: true, outputs: [{ name: 'conv_17', kind: 'output', maxAbs: 1e-7, maxRel: 2e-7, passed: true }], layers: [], tolerance: 1e-4, complete: true, notes: [] };
     s = run(s, { type: 'verify-progress', id: s.effect!.id, message: 'running' });
     expect(s.step).toMatchObject({ phase: 'running', progress: 'running' });
     s = run(s, { type: 'verified', id: s.effect!.id, outcome }, { type: 'next' });

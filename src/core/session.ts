@@ -144,6 +144,26 @@ export interface WrittenFiles {
 }
 
 /**
+ * How many values of `d` are NaN or ±Inf. One branch-free pass (x·0 is 0 for every finite x
+ * and NaN otherwise, and NaN stays NaN in a sum); the exact count only when there are some.
+ */
+export function countNonFinite(d: Float32Array): number {
+  const n = d.length;
+  let a0 = 0;
+  let a1 = 0;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    a0 += d[i] * 0;
+    a1 += d[i + 1] * 0;
+  }
+  if (i < n) a0 += d[i] * 0;
+  if (a0 + a1 === 0) return 0;
+  let count = 0;
+  for (let k = 0; k < n; k++) if (!Number.isFinite(d[k])) count++;
+  return count;
+}
+
+/**
  * Writes prototxt and caffemodel (and optionally the plan file) atomically: every file goes to a
  * temp file first; renames happen only after all are complete, so a failure leaves none behind.
  */
@@ -177,7 +197,7 @@ export async function writeOutputs(
         blobs: () => {
           const b = blobs();
           let count = 0;
-          for (const t of b) for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(t.data[i])) count++;
+          for (const t of b) count += countNonFinite(t.data);
           if (count) {
             nonFinite.push({ layer: l.name, count });
             opts.onNonFinite?.(l.name, count);

@@ -4,13 +4,13 @@
  * - File-backed tensors (`fileTensor`): a weight whose float32 values are still in the .h5 file.
  *   Reading `.data` loads it (once); the layout transforms in layout.ts instead read it in
  *   pieces straight into their one output buffer, so a 400 MB Dense kernel is never held twice.
- * - A per-layer arena (`allocWeights`, `holdLayerArena`): while the .caffemodel writer asks a
- *   layer for its blobs, output buffers come from memory that is reused for the next layer once
+ * - Per-layer arenas (`allocWeights`, `holdLayerArena`): while the .caffemodel writer asks a
+ *   layer for its blobs, output buffers come from memory that is reused for a later layer once
  *   the bytes are written. Fresh pages are expensive (the kernel zeroes and maps each one); the
- *   arena keeps the process at the biggest layer's size instead of the model's.
+ *   two arenas keep the process at the two biggest layers' size instead of the model's.
  * - A scratch buffer (`scratch`) for the pieces read from the file, reused by every transform.
  *
- * All of this is synchronous: pieces are read with readSync, and the arena is only handed out
+ * All of this is synchronous: pieces are read with readSync, and arena memory is only handed out
  * inside `holdLayerArena(fn)`, which runs `fn` synchronously; no other code can run meanwhile.
  */
 import type { Tensor } from './tensor.js';
@@ -39,7 +39,7 @@ export function sourceOf(t: Tensor): ElementSource | undefined {
  */
 export function fileTensor(shape: number[], source: ElementSource): Tensor {
   let cached: Float32Array | null = null;
-  let cachedGeneration = -1;
+  let stamp: { arena: Arena; generation: number } | null = null;
   const t = {
     shape,
     [SOURCE]: source,
@@ -48,12 +48,11 @@ export function fileTensor(shape: number[], source: ElementSource): Tensor {
     enumerable: true,
     get(): Float32Array {
       // Arena memory is only valid until the arena is reused: load again after that.
-      if (cached && (cachedGeneration < 0 || cachedGeneration === arena.generation)) return cached;
-      const fromArena = arenaActive();
+      if (cached && (!stamp || stamp.arena.generation === stamp.generation)) return cached;
+      stamp = arenaStamp();
       const a = allocWeights(source.length);
       source.read(0, source.length, a, 0);
       cached = a;
-      cachedGeneration = fromArena ? arena.generation : -1;
       return a;
     },
   });
@@ -84,28 +83,39 @@ export function reversedBlocks(source: ElementSource, blocks: number): ElementSo
 }
 
 // ---------------------------------------------------------------------------------------------
-// The per-layer arena
+// The per-layer arenas
 
 interface Slab {
   buf: Float32Array;
   used: number;
 }
 
-const arena = {
-  slabs: [] as Slab[],
-  /** Holders whose arena memory is not written yet. */
-  holders: 0,
-  /** True while a sole holder's `fn` runs. */
-  active: false,
+interface Arena {
+  slabs: Slab[];
+  /** True from holdLayerArena until its release. */
+  held: boolean;
   /** Incremented each time the memory is reused. */
-  generation: 0,
-};
+  generation: number;
+}
+
+/**
+ * Two arenas: the writer computes layer i + 1 into one while layer i's bytes, in the other,
+ * are still being written. A third concurrent holder gets ordinary memory.
+ */
+const arenas: Arena[] = [
+  { slabs: [], held: false, generation: 0 },
+  { slabs: [], held: false, generation: 0 },
+];
+
+/** The arena handing out memory right now (inside a holdLayerArena `fn`), or null. */
+let current: Arena | null = null;
 
 /** Minimum slab size (floats): small blobs share one slab. */
 const MIN_SLAB = 1 << 20;
 
-function arenaActive(): boolean {
-  return arena.active;
+/** Where `allocWeights` memory comes from now, to check later that it was not reused meanwhile. */
+function arenaStamp(): { arena: Arena; generation: number } | null {
+  return current ? { arena: current, generation: current.generation } : null;
 }
 
 /**
@@ -113,7 +123,8 @@ function arenaActive(): boolean {
  * undefined). Inside `holdLayerArena` it is arena memory, else a new Float32Array.
  */
 export function allocWeights(n: number): Float32Array {
-  if (!arena.active || n === 0) return new Float32Array(n);
+  const arena = current;
+  if (!arena || n === 0) return new Float32Array(n);
   for (const s of arena.slabs) {
     if (s.buf.length - s.used >= n) {
       const a = s.buf.subarray(s.used, s.used + n);
@@ -123,48 +134,46 @@ export function allocWeights(n: number): Float32Array {
   }
   const slab: Slab = { buf: new Float32Array(Math.max(n, MIN_SLAB)), used: 0 };
   arena.slabs.push(slab);
-  const a = slab.buf.subarray(0, n);
   slab.used = (n + 3) & ~3;
-  return a;
+  return slab.buf.subarray(0, n);
 }
 
 /**
- * Runs `fn` (synchronously) with `allocWeights` handing out arena memory, and returns its
- * result with a `release` to call once the bytes of everything `fn` produced are written (or
- * dropped): after the last release the memory is reused. Two holders at once (two conversions
- * interleaving their writes) get ordinary memory for the second, so nothing is overwritten.
+ * Runs `fn` (synchronously) with `allocWeights` handing out memory of a free arena, and returns
+ * its result with a `release` to call once the bytes of everything `fn` produced are written
+ * (or dropped): then that memory is reused by a later holder. With both arenas held (more than
+ * two layers in flight, or two conversions at once), `fn` gets ordinary memory.
  */
 export function holdLayerArena<T>(fn: () => T): { value: T; release: () => void } {
-  const sole = arena.holders === 0;
-  arena.holders++;
+  const arena = arenas.find((a) => !a.held) ?? null;
+  if (arena) arena.held = true;
   let released = false;
   const release = (): void => {
-    if (released) return;
+    if (released || !arena) return;
     released = true;
-    arena.holders--;
-    if (arena.holders === 0) {
-      for (const s of arena.slabs) s.used = 0;
-      arena.generation++;
-    }
+    for (const s of arena.slabs) s.used = 0;
+    arena.generation++;
+    arena.held = false;
   };
-  const wasActive = arena.active;
-  arena.active = sole;
+  const outer = current;
+  current = arena;
   try {
     return { value: fn(), release };
   } catch (err) {
     release();
     throw err;
   } finally {
-    arena.active = wasActive;
+    current = outer;
   }
 }
 
-/** Drops the arena's memory (e.g. after a conversion, in a long-running process). */
+/** Drops the arenas' memory (after a conversion, e.g. in a long-running process). */
 export function freeLayerArena(): void {
-  if (arena.holders === 0) {
-    arena.slabs = [];
-    arena.generation++;
-  }
+  for (const a of arenas)
+    if (!a.held) {
+      a.slabs = [];
+      a.generation++;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

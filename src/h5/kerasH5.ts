@@ -16,7 +16,8 @@
  * forces h5wasm.
  */
 import { existsSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { ModelFileError } from '../core/errors.js';
+import { devNull } from 'node:os';
+import { ModelFileError, UserError } from '../core/errors.js';
 import { elementCount, type Tensor } from '../core/tensor.js';
 import { fileTensor } from '../core/weightBuffers.js';
 import { H5File, type H5DatasetInfo } from './hdf5.js';
@@ -61,18 +62,183 @@ export interface KerasConfigNode {
 }
 
 type H5Module = typeof import('h5wasm/node');
-let h5Promise: Promise<H5Module> | null = null;
 
-/** h5wasm is loaded on first use only (start-up time of the CLI). */
-async function loadH5wasm(): Promise<H5Module> {
-  if (!h5Promise) {
-    h5Promise = (async () => {
-      const mod = await import('h5wasm/node');
-      await mod.ready;
-      return mod;
-    })();
+/**
+ * One h5wasm instance: an Emscripten module with its own wasm heap and HDF5 library state.
+ *
+ * Facts about h5wasm 0.10 (HDF5 2.0) on damaged files, found by probing it:
+ * - By default HDF5 prints its error stack on fd 2 (bypassing process.stderr) and the failing
+ *   call returns a negative id that h5wasm does not check (`new File()` "succeeds"; later calls
+ *   then run on invalid ids). So we switch on h5wasm's throwing error handler: every HDF5
+ *   failure throws an Error whose message is the error stack, and nothing is printed.
+ * - Each such throw skips HDF5's own clean-up after the handler: a failed open leaks its file
+ *   descriptor (closed by us, see `newStreams`), and library state leaks too: after ~2,200
+ *   failed calls one instance traps ("null function or function signature mismatch"). An
+ *   instance is therefore retired after MAX_FAILURES_PER_INSTANCE failures.
+ * - A wasm trap or abort() (assertion in the C code) leaves the library in an unknown state:
+ *   the instance is "poisoned" and retired. abort() also prints "Aborted(...)" through
+ *   console.error: our onAbort hook throws first, so it never prints.
+ * - A new instance is a fresh import of h5wasm's ES module under another URL (its `ready`
+ *   instantiates a new wasm module, ~40 ms). ES modules cannot be unloaded, so a retired
+ *   instance's heap (~20 MB) stays allocated: retirement is for damaged files only.
+ */
+interface H5Instance {
+  mod: H5Module;
+  /** HDF5 calls that failed on this instance. */
+  failures: number;
+  /** A wasm trap or abort happened: no new file is opened with this instance. */
+  poisoned: boolean;
+  /** Files opened through this instance and not closed yet. */
+  openFiles: number;
+}
+
+/** h5wasm aborted (C assertion or abort()): the instance is unusable. */
+class H5wasmAbort extends Error {
+  override name = 'H5wasmAbort';
+}
+
+const MAX_FAILURES_PER_INSTANCE = 200;
+let h5Current: Promise<H5Instance> | null = null;
+let h5Generation = 0;
+
+function h5wasmUrl(): string {
+  return import.meta.resolve('h5wasm/node');
+}
+
+async function instantiateH5wasm(): Promise<H5Instance> {
+  const generation = h5Generation++;
+  const mod: H5Module = generation === 0 ? await import('h5wasm/node') : await import(/* @vite-ignore */ `${h5wasmUrl()}?instance=${generation}`);
+  await mod.ready;
+  const inst: H5Instance = { mod, failures: 0, poisoned: false, openFiles: 0 };
+  const M = mod.Module as unknown as { activate_throwing_error_handler(): number; onAbort?: (what: unknown) => void; FS: { streams: unknown[] } };
+  M.activate_throwing_error_handler();
+  M.onAbort = (what: unknown) => {
+    inst.poisoned = true;
+    throw new H5wasmAbort(`h5wasm aborted: ${String(what)}`);
+  };
+  // HDF5 may still write to its stderr (fd 2 of the wasm FS, which is the process's fd 2).
+  const stderrStream = M.FS.streams[2] as { nfd?: number } | undefined;
+  if (stderrStream && typeof stderrStream.nfd === 'number' && !process.env.KERAS2CAFFE_DEBUG) {
+    try {
+      stderrStream.nfd = openSync(devNull, 'w');
+    } catch {
+      /* keep fd 2 */
+    }
   }
-  return h5Promise;
+  return inst;
+}
+
+/** Closes the descriptors a retired instance still holds (its heap stays, see H5Instance). */
+function retireH5wasm(inst: H5Instance): void {
+  const FS = inst.mod.FS as unknown as { streams: ({ fd: number } | null | undefined)[]; close(s: unknown): void } | null;
+  for (const s of FS?.streams ?? []) {
+    if (s && s.fd > 2) {
+      try {
+        FS!.close(s);
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+}
+
+/** h5wasm is loaded on first use only (start-up time of the CLI); see H5Instance. */
+async function loadH5wasm(): Promise<H5Instance> {
+  if (h5Current) {
+    const inst = await h5Current;
+    if (!inst.poisoned && inst.failures < MAX_FAILURES_PER_INSTANCE) return inst;
+    if (inst.openFiles === 0) retireH5wasm(inst);
+    h5Current = null;
+  }
+  h5Current = instantiateH5wasm();
+  h5Current.catch(() => {
+    h5Current = null;
+  });
+  return h5Current;
+}
+
+/** The one-line gist of an h5wasm failure: the innermost message of an HDF5 error stack. */
+function h5Detail(err: unknown): string {
+  const text = typeof err === 'string' ? err : err instanceof Error ? err.message : String(err);
+  const frames = [...text.matchAll(/#\d+: .*? in [\w.]+\(\): (.*)/g)].map((m) => m[1].trim());
+  const gist = (frames.length ? frames[frames.length - 1] : text.split('\n').find((l) => l.trim() !== '') ?? '').trim();
+  return gist ? ` (${gist.length > 160 ? `${gist.slice(0, 157)}...` : gist})` : '';
+}
+
+/**
+ * Runs synchronous h5wasm work: stderr is silenced meanwhile (Emscripten prints heap and abort
+ * messages through console.error), and any failure becomes a ModelFileError with `message`.
+ */
+function h5call<T>(inst: H5Instance, message: () => string, fn: () => T): T {
+  const stderr = process.stderr;
+  const write = stderr.write;
+  if (!process.env.KERAS2CAFFE_DEBUG) stderr.write = (() => true) as typeof write;
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    inst.failures++;
+    if (err instanceof WebAssembly.RuntimeError || err instanceof H5wasmAbort || err instanceof RangeError) inst.poisoned = true;
+    throw new ModelFileError(`${message()}${h5Detail(err)}`);
+  } finally {
+    stderr.write = write;
+  }
+}
+
+/** Wasm FS streams opened since `before` (h5wasm's file descriptors), to close what HDF5 leaks. */
+function newStreams(inst: H5Instance, before: readonly unknown[]): unknown[] {
+  const streams = (inst.mod.FS as unknown as { streams: unknown[] } | null)?.streams ?? [];
+  return streams.filter((s, i) => s && s !== before[i]);
+}
+
+function closeStreams(inst: H5Instance, streams: unknown[]): void {
+  const FS = inst.mod.FS as unknown as { streams: unknown[]; close(s: unknown): void } | null;
+  if (!FS) return;
+  for (const s of streams) {
+    if (!FS.streams.includes(s)) continue;
+    try {
+      FS.close(s);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+/**
+ * The end-of-file address recorded in the superblock at `sb` (relative to the base address),
+ * or null when the superblock is not one this check reads. HDF5 refuses a file shorter than it
+ * ("truncated file"); so do we, without starting the library.
+ */
+function superblockEnd(fd: number, sb: number, size: number): number | null {
+  const b = Buffer.alloc(64);
+  const n = readSync(fd, b, 0, 64, sb);
+  const version = b[8];
+  let so: number;
+  let at: number;
+  if (version === 0 || version === 1) {
+    so = b[13];
+    at = 24 + (version === 1 ? 4 : 0);
+  } else if (version === 2 || version === 3) {
+    so = b[9];
+    at = 12;
+  } else return null;
+  if (so !== 4 && so !== 8) return null;
+  const field = (k: number): number | null => {
+    const o = at + k * so;
+    if (o + so > n) return null;
+    let v = 0;
+    let ones = true;
+    for (let i = so - 1; i >= 0; i--) {
+      v = v * 256 + b[o + i];
+      if (b[o + i] !== 0xff) ones = false;
+    }
+    return ones || !Number.isSafeInteger(v) ? null : v;
+  };
+  // v0/1: base, free-space info, end of file; v2/3: base, superblock extension, end of file.
+  const base = field(0);
+  const eof = field(2);
+  if (eof === null) return n < at + 3 * so ? size + 1 : null;
+  return (base ?? sb) + eof;
 }
 
 function checkIsHdf5(path: string): void {
@@ -80,13 +246,24 @@ function checkIsHdf5(path: string): void {
   const st = statSync(path);
   if (st.isDirectory()) throw new ModelFileError(`${path} is a directory; give the path of a Keras .h5 model file`);
   if (st.size === 0) throw new ModelFileError(`${path} is empty; give a Keras .h5 model file`);
-  const fd = openSync(path, 'r');
+  if (!st.isFile()) throw new ModelFileError(`${path} is not a regular file; give a Keras .h5 model file`);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new ModelFileError(`${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); check its permissions`);
+  }
   try {
     const head = Buffer.alloc(8);
     // The signature may follow a user block of 512 * 2^k bytes.
     for (let offset = 0; offset < st.size && offset <= 1 << 20; offset = offset === 0 ? 512 : offset * 2) {
       const n = readSync(fd, head, 0, 8, offset);
-      if (n === 8 && HDF5_SIGNATURE.every((b, i) => head[i] === b)) return;
+      if (n === 8 && HDF5_SIGNATURE.every((b, i) => head[i] === b)) {
+        const end = superblockEnd(fd, offset, st.size);
+        if (end !== null && end > st.size)
+          throw new ModelFileError(`${path} is truncated (${st.size} bytes of ${end}); download or save the model again`);
+        return;
+      }
     }
   } finally {
     closeSync(fd);
@@ -146,35 +323,50 @@ export async function openKerasH5(path: string): Promise<KerasH5> {
     const native = openNative(path);
     if (native) return native;
   }
-  const h5 = await loadH5wasm();
+  const inst = await loadH5wasm();
+  const h5 = inst.mod;
+  const before = [...((h5.FS as unknown as { streams: unknown[] } | null)?.streams ?? [])];
   let file: InstanceType<H5Module['File']>;
   try {
-    file = new h5.File(path, 'r');
-  } catch {
-    throw new ModelFileError(`${path} could not be opened as HDF5 (truncated or corrupted?); re-save the model`);
-  }
-  try {
-    return describeFile(path, file);
+    file = h5call(inst, () => `${path} could not be opened as HDF5 (truncated or corrupted?); re-save the model`, () => new h5.File(path, 'r'));
   } catch (err) {
-    file.close();
+    closeStreams(inst, newStreams(inst, before));
+    throw err;
+  }
+  const streams = newStreams(inst, before);
+  inst.openFiles++;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      h5call(inst, () => 'close', () => file.close());
+    } catch {
+      /* already closed, or the instance is poisoned */
+    }
+    closeStreams(inst, streams);
+    inst.openFiles--;
+  };
+  try {
+    return describeFile(path, file, inst, close);
+  } catch (err) {
+    close();
     throw err;
   }
 }
 
-function describeFile(path: string, file: InstanceType<H5Module['File']>): KerasH5 {
-  let rootAttrs: Record<string, { value: unknown }>;
-  try {
-    rootAttrs = file.attrs as Record<string, { value: unknown }>;
-  } catch {
-    throw new ModelFileError(`${path}: the HDF5 root is unreadable (truncated or corrupted?); re-save the model`);
-  }
-  const readAttr = (name: string): unknown => {
-    try {
-      return rootAttrs[name]?.value;
-    } catch {
-      throw new ModelFileError(`${path}: attribute '${name}' is unreadable (corrupted file?); re-save the model`);
-    }
-  };
+function describeFile(path: string, file: InstanceType<H5Module['File']>, inst: H5Instance, close: () => void): KerasH5 {
+  const fileSize = statSync(path).size;
+  const call = <T>(message: () => string, fn: () => T): T => h5call(inst, message, fn);
+  const rootAttrs = call(
+    () => `${path}: the HDF5 root is unreadable (truncated or corrupted?); re-save the model`,
+    () => file.attrs as Record<string, { value: unknown }>,
+  );
+  const readAttr = (name: string): unknown =>
+    call(
+      () => `${path}: attribute '${name}' is unreadable (corrupted file?); re-save the model`,
+      () => rootAttrs[name]?.value,
+    );
   const rawConfig = attrString(readAttr('model_config'));
   if (rawConfig === null) {
     if ('layer_names' in rootAttrs || 'layer_names0' in rootAttrs)
@@ -195,13 +387,16 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>): Keras
   const kerasVersion = attrString(readAttr('keras_version'));
   const backend = attrString(readAttr('backend'));
 
-  let weightsRoot: H5Node | null = null;
-  try {
-    weightsRoot = (file.keys().includes('model_weights') ? file.get('model_weights') : null) as H5Node | null;
-  } catch {
-    throw new ModelFileError(`${path}: the model_weights group is unreadable (corrupted file?); re-save the model`);
-  }
-  const weightLayerNames = weightsRoot ? (readSplitStringList(weightsRoot, 'layer_names') ?? []) : [];
+  const weightsRoot = call(
+    () => `${path}: the model_weights group is unreadable (corrupted file?); re-save the model`,
+    () => (file.keys().includes('model_weights') ? file.get('model_weights') : null) as H5Node | null,
+  );
+  const weightLayerNames = weightsRoot
+    ? call(
+        () => `${path}: the layer_names of model_weights are unreadable (corrupted file?); re-save the model`,
+        () => readSplitStringList(weightsRoot, 'layer_names') ?? [],
+      )
+    : [];
   const entryCache = new Map<string, WeightEntry[]>();
 
   const weightEntries = (layerGroup: string): WeightEntry[] => {
@@ -209,26 +404,22 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>): Keras
     if (cached) return cached;
     let entries: WeightEntry[] = [];
     if (weightsRoot && weightLayerNames.includes(layerGroup)) {
-      let group: H5Node | null;
-      try {
-        group = (weightsRoot.get as (n: string) => unknown)(layerGroup) as H5Node | null;
-      } catch {
-        group = null;
-      }
-      if (!group) throw new ModelFileError(`${path}: weights group '${layerGroup}' is missing or unreadable; re-save the model`);
+      const unreadableGroup = () => `${path}: weights group '${layerGroup}' is missing or unreadable; re-save the model`;
+      const group = call(unreadableGroup, () => (weightsRoot.get as (n: string) => unknown)(layerGroup) as H5Node | null);
+      if (!group || typeof group !== 'object' || !('attrs' in group)) throw new ModelFileError(unreadableGroup());
       // An empty weight_names attribute reads back as [''] in h5wasm.
-      const names = (readSplitStringList(group, 'weight_names') ?? []).filter((n) => n !== '');
+      const names = call(unreadableGroup, () => readSplitStringList(group, 'weight_names') ?? []).filter((n) => n !== '');
       entries = names.map((name) => {
         const dsPath = `/model_weights/${layerGroup}/${name}`;
-        let shape: number[] | null = null;
-        try {
-          const ds = file.get(dsPath) as { shape: number[] | null } | null;
-          shape = ds?.shape ?? null;
-        } catch {
-          shape = null;
-        }
-        if (!shape) throw new ModelFileError(`${path}: weight '${name}' of layer '${layerGroup}' is missing or unreadable; re-save the model`);
-        return { name, shortName: shortWeightName(name), path: dsPath, shape: [...shape] };
+        const unreadable = () => `${path}: weight '${name}' of layer '${layerGroup}' is missing or unreadable; re-save the model`;
+        const meta = call(unreadable, () => {
+          const ds = file.get(dsPath) as { shape: number[] | null; metadata: { size?: number }; filters: unknown[] } | null;
+          if (!ds || !('metadata' in ds) || !Array.isArray(ds.shape)) return null;
+          return { shape: [...ds.shape].map(Number), itemSize: Number(ds.metadata.size ?? 4), filtered: ds.filters.length > 0 };
+        });
+        if (!meta) throw new ModelFileError(unreadable());
+        checkDeclaredSize(path, name, meta.shape, meta.itemSize, meta.filtered, fileSize);
+        return { name, shortName: shortWeightName(name), path: dsPath, shape: meta.shape };
       });
     }
     entryCache.set(layerGroup, entries);
@@ -239,13 +430,10 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>): Keras
     const n = elementCount(entry.shape);
     if (!Number.isFinite(n) || n > MAX_DATASET_ELEMENTS)
       throw new ModelFileError(`${path}: weight '${entry.name}' declares ${n} elements, more than this tool reads; the file is corrupted or not a Keras model`);
-    let value: unknown;
-    try {
-      const ds = file.get(entry.path) as { value: unknown; dtype: unknown } | null;
-      value = ds?.value;
-    } catch {
-      throw new ModelFileError(`${path}: weight '${entry.name}' is unreadable (truncated or corrupted file?); re-save the model`);
-    }
+    const value = call(
+      () => `${path}: weight '${entry.name}' is unreadable (truncated or corrupted file?); re-save the model`,
+      () => (file.get(entry.path) as { value: unknown } | null)?.value,
+    );
     let data: Float32Array;
     if (value instanceof Float32Array) data = value;
     else if (value instanceof Float64Array || value instanceof Int32Array || value instanceof Uint8Array || value instanceof Int16Array || value instanceof Uint16Array || value instanceof Int8Array || value instanceof Uint32Array)
@@ -271,14 +459,25 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>): Keras
     weightEntries,
     readWeight,
     weightBytes,
-    close: () => {
-      try {
-        file.close();
-      } catch {
-        /* already closed */
-      }
-    },
+    close,
   };
+}
+
+/**
+ * Refuses a weight whose declared size cannot be real, before anything is allocated: more than
+ * MAX_DATASET_ELEMENTS values, a negative or non-integer dimension, or (for data stored without
+ * compression, as Keras stores it) more bytes than the whole file has.
+ */
+function checkDeclaredSize(path: string, name: string, shape: number[], itemSize: number, filtered: boolean, fileSize: number): void {
+  const n = elementCount(shape);
+  const where = `${path}: weight '${name}' declares shape [${shape}]`;
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0) || !Number.isSafeInteger(n))
+    throw new ModelFileError(`${where}, which is not a valid size; the file is corrupted`);
+  if (n > MAX_DATASET_ELEMENTS)
+    throw new ModelFileError(`${where} (${n.toExponential(2)} values), more than this tool reads (${MAX_DATASET_ELEMENTS}); the file is corrupted or not a Keras model`);
+  const bytes = n * (Number.isFinite(itemSize) && itemSize > 0 ? itemSize : 4);
+  if (!filtered && bytes > fileSize)
+    throw new ModelFileError(`${where} (${bytes} bytes) but the whole file has ${fileSize} bytes; the file is corrupted or truncated`);
 }
 
 // ---------------------------------------------------------------------------------------------

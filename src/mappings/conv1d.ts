@@ -12,7 +12,8 @@
 import { conv1dToOihw, flipKernel1d } from '../core/layout.js';
 import { activationLayers, mapped, outputRef, pair, refused, requireRank, shapeText, ShapeError } from './common.js';
 import { emitConvolution, type ConvGeometry } from './conv2d.js';
-import { backendConv, withExplicitPads } from './depthwise.js';
+import { backendConv, depthwiseConv2dMapping, separableConv2dMapping, withExplicitPads } from './depthwise.js';
+import { tensor, type Tensor } from '../core/tensor.js';
 import { effectiveKernel, validOutput, zeroPadLayer } from './padding.js';
 import { poolingMapping } from './pooling.js';
 import type { BlobRef, LayerMapping, MappingContext, MappingResult, Pads, WeightMapping } from './types.js';
@@ -199,4 +200,68 @@ export const zeroPadding1dMapping: LayerMapping = {
       notes: ['Deconvolution with stride 1 and no pad grows W by kernel_w − 1; the single 1 at column `left` places the input at that offset.'],
     });
   },
+};
+
+/**
+ * A view of a 1-D depthwise/separable layer as its 2-D twin on the H = 1 image: kernel_size
+ * [1, k], strides [1, s], dilation [1, d], and weights with a leading 1 axis ((k, C, mult) →
+ * (1, k, C, mult), (1, C·mult, out) → (1, 1, C·mult, out): the same values in the same order).
+ * 'causal' becomes explicit left pads of a 'valid' conv.
+ */
+function as2dConvView(ctx: MappingContext): MappingContext {
+  const c = ctx.config;
+  const g = geometry1d(c);
+  const shapes = new Map<string, number[]>();
+  for (const [n, s] of ctx.weightShapes) shapes.set(n, n === 'bias' ? s : [1, ...s]);
+  const lift = (t: Tensor | undefined, n: string): Tensor | undefined => (t && n !== 'bias' ? tensor([1, ...t.shape], t.data) : t);
+  let view: MappingContext = {
+    ...as2d(ctx),
+    config: { ...c, kernel_size: [1, g.k], strides: [1, g.s], dilation_rate: [1, g.d], padding: g.padding === 'causal' ? 'valid' : g.padding },
+    weightShapes: shapes,
+    weights: () => {
+      const w = ctx.weights();
+      return { shapes, get: (n: string) => lift(w.get(n), n), require: (n: string) => lift(w.require(n), n)! };
+    },
+  };
+  if (g.padding === 'causal') view = withExplicitPads(view, [0, 0, effectiveKernel(g.k, g.d) - 1, 0]);
+  return view;
+}
+
+function mapAs2d(ctx: MappingContext, mapping: LayerMapping, what: string): MappingResult {
+  if (ctx.inputs[0].layout.kind !== 'nchw') return refused(`${what} of a reordered tensor`);
+  const r = mapping.map(as2dConvView(ctx));
+  if (r.kind !== 'mapped') return r;
+  return {
+    ...r,
+    outputs: r.outputs.map((o: BlobRef) => ({ ...o, shape: ctx.outputShapes[0] })),
+    explanation: {
+      ...r.explanation,
+      summary: r.explanation.summary.replace(/^(DepthwiseConv2D|SeparableConv2D)/, what),
+      notes: [
+        `Keras [steps, channels] is the Caffe blob 1×C×1×steps: ${what} is its 2-D twin with a 1×k kernel.`,
+        ...(ctx.config.padding === 'causal' ? [`'causal' padding pads (k−1)·dilation zero steps on the left only.`] : []),
+        ...r.explanation.notes,
+      ],
+    },
+  };
+}
+
+export const depthwiseConv1dMapping: LayerMapping = {
+  kerasClasses: ['DepthwiseConv1D'],
+  doc: { caffe: 'Convolution 1×k with group = C (+ activation)', restrictions: "as DepthwiseConv2D with H = 1; 'valid', 'same', 'causal'" },
+  inferShapes(config, inputs) {
+    requireRank(inputs, 2, 'DepthwiseConv1D');
+    return [[conv1dSteps(inputs[0][0], geometry1d(config)), inputs[0][1] * (config.depth_multiplier ?? 1)]];
+  },
+  map: (ctx) => mapAs2d(ctx, depthwiseConv2dMapping, 'DepthwiseConv1D'),
+};
+
+export const separableConv1dMapping: LayerMapping = {
+  kerasClasses: ['SeparableConv1D', 'SeparableConvolution1D'],
+  doc: { caffe: 'Convolution 1×k group = C + Convolution 1×1 (+ activation)', restrictions: "as SeparableConv2D with H = 1; 'valid', 'same', 'causal'" },
+  inferShapes(config, inputs) {
+    requireRank(inputs, 2, 'SeparableConv1D');
+    return [[conv1dSteps(inputs[0][0], geometry1d(config)), config.filters]];
+  },
+  map: (ctx) => mapAs2d(ctx, separableConv2dMapping, 'SeparableConv1D'),
 };

@@ -17,9 +17,10 @@ import { depthwiseConv2dMapping, separableConv2dMapping } from './depthwise.js';
 import { conv2dTransposeMapping } from './convTranspose.js';
 import { upSampling2dMapping, upSampling1dMapping } from './upsampling.js';
 import { cropping2dMapping, cropping1dMapping } from './cropping.js';
-import { conv1dMapping, pooling1dMapping, globalPooling1dMapping, zeroPadding1dMapping } from './conv1d.js';
+import { conv1dMapping, pooling1dMapping, globalPooling1dMapping, zeroPadding1dMapping, depthwiseConv1dMapping, separableConv1dMapping } from './conv1d.js';
 import { permuteMapping } from './permute.js';
 import { lambdaMapping } from './lambda.js';
+
 export const defaultRegistry = new MappingRegistry()
   .register(inputMapping)
   .register(depthwiseConv2dMapping)
@@ -33,6 +34,8 @@ export const defaultRegistry = new MappingRegistry()
   .register(pooling1dMapping)
   .register(globalPooling1dMapping)
   .register(zeroPadding1dMapping)
+  .register(depthwiseConv1dMapping)
+  .register(separableConv1dMapping)
   .register(permuteMapping)
   .register(lambdaMapping)
   .register(conv2dMapping)

@@ -84,28 +84,41 @@ function num(x: unknown): number | null {
   return typeof x === 'number' && !Number.isNaN(x) ? x : null;
 }
 
+function top1Text(t: unknown): string | undefined {
+  if (t === undefined || t === null) return undefined;
+  if (typeof t === 'boolean') return t ? 'same' : 'DIFF';
+  if (typeof t === 'number') return String(t);
+  const o = t as { agree?: boolean; keras?: number; caffe?: number };
+  if (typeof o.agree === 'boolean') return o.agree ? `= ${o.keras ?? '?'}` : `${o.keras ?? '?'}≠${o.caffe ?? '?'}`;
+  return undefined;
+}
+
 function row(r: any, kind: string): VerifyRow {
+  const top1 = top1Text(r?.top1);
   return {
     name: String(r?.name ?? r?.blob ?? r?.layer ?? '?'),
     kind: String(r?.kind ?? kind),
     maxAbs: num(r?.maxAbs),
     maxRel: num(r?.maxRel),
-    ...(r?.top1 !== undefined ? { top1: r.top1 as boolean | number | null } : {}),
+    ...(top1 !== undefined ? { top1 } : {}),
     passed: r?.passed !== false,
+    ...(typeof r?.note === 'string' ? { note: r.note } : {}),
   };
 }
 
-/** The verifier's result as the Verify screen shows it. */
+/** The verifier's report (src/verify/verify.ts VerificationReport) as the Verify screen shows it. */
 export function normalizeVerification(result: unknown, tolerance: number): VerifyOutcome {
   const r = (result ?? {}) as any;
   const rows: any[] = Array.isArray(r.rows) ? r.rows : [];
   const outputs = Array.isArray(r.outputs) ? r.outputs.map((x: any) => row(x, 'output')) : rows.filter((x) => x?.kind === 'output').map((x) => row(x, 'output'));
   const layers = Array.isArray(r.layers) ? r.layers.map((x: any) => row(x, 'layer')) : rows.filter((x) => x?.kind !== 'output').map((x) => row(x, 'layer'));
   const notes: string[] = [];
-  for (const k of ['input', 'backend', 'runtime', 'note']) if (typeof r[k] === 'string') notes.push(`${k}: ${r[k]}`);
+  if (typeof r.input?.description === 'string') notes.push(`input: ${r.input.description}`);
+  if (Array.isArray(r.notCompared)) for (const n of r.notCompared) if (n?.name) notes.push(`not compared: output '${n.name}': ${n.reason ?? ''}`);
+  if (Array.isArray(r.unbuilt)) for (const n of r.unbuilt) if (typeof n === 'string') notes.push(n);
   if (Array.isArray(r.notes)) for (const n of r.notes) if (typeof n === 'string') notes.push(n);
   const passed = typeof r.passed === 'boolean' ? r.passed : [...outputs, ...layers].every((x) => x.passed);
-  return { passed, outputs, layers, tolerance: num(r.tolerance) ?? tolerance, notes };
+  return { passed, outputs, layers, tolerance: num(r.tolerance) ?? tolerance, complete: r.complete !== false, notes };
 }
 
 type Dispatch = (a: Action) => void;

@@ -28,8 +28,11 @@ export interface VerifyRow {
   kind: string;
   maxAbs: number | null;
   maxRel: number | null;
-  top1?: boolean | number | null;
+  /** Top-1 class agreement, as shown (e.g. `= 3`, `3≠5`). */
+  top1?: string;
   passed: boolean;
+  /** Why a row could not be compared or failed, if the verifier says. */
+  note?: string;
 }
 
 export interface VerifyOutcome {
@@ -37,7 +40,9 @@ export interface VerifyOutcome {
   outputs: VerifyRow[];
   layers: VerifyRow[];
   tolerance: number;
-  /** Extra one-line facts from the verifier (input used, backend), if any. */
+  /** False when some output could not be compared at all. */
+  complete: boolean;
+  /** Extra one-line facts from the verifier (input used, outputs not compared, notes). */
   notes: string[];
 }
 
@@ -405,7 +410,7 @@ function verifyLine(st: Extract<Step, { kind: 'verify' }>): LogEntry {
     return {
       id: 0,
       mark: st.outcome.passed ? 'ok' : 'warn',
-      text: `Verify  ${st.outcome.passed ? 'passed' : 'OVER TOLERANCE'}: max abs error ${worst === 0 ? '0' : worst.toExponential(1)} on ${st.outcome.outputs.length} output${st.outcome.outputs.length === 1 ? '' : 's'} (tolerance ${st.outcome.tolerance})`,
+      text: `Verify  ${st.outcome.passed ? 'passed' : st.outcome.complete ? 'OVER TOLERANCE' : 'NOT VERIFIED'}: max abs error ${worst === 0 ? '0' : worst.toExponential(1)} on ${st.outcome.outputs.length} output${st.outcome.outputs.length === 1 ? '' : 's'} (tolerance ${st.outcome.tolerance})`,
     };
   }
   if (st.phase === 'unavailable') return { id: 0, mark: 'info', text: 'Verify  skipped: the numerical check is not available' };
@@ -457,7 +462,7 @@ export function reducer(s: WizardState, a: Action): WizardState {
       const next: WizardState = { ...s, effect: null, step: { kind: 'error', message: a.message, exitCode: a.exitCode, back } };
       // A failed re-plan leaves the answer unapplied: forget it so Esc/Enter returns to the question.
       if (kind === 'plan' && st.kind === 'decide') return { ...next, answered: s.answered.filter((k) => k !== st.key) };
-      if (kind === 'load') return { ...next, model: null, summary: null, plan: null };
+      if (kind === 'load') return { ...next, model: null, summary: null, plan: null, modelPath: null };
       return next;
     }
 

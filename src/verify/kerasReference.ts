@@ -186,12 +186,12 @@ function registerCustomClasses(tf: Tf, tfl: Tfl): void {
     call(inputs: any) {
       return tf.tidy(() => {
         const x = one(inputs) as TfCore.Tensor;
-        // Keras relu(x, alpha, max_value, threshold): x >= threshold ? x : alpha·(x − threshold), then capped.
-        let y: TfCore.Tensor =
-          this.negativeSlope === 0 && this.threshold === 0
-            ? tf.relu(x)
-            : tf.where(tf.greaterEqual(x, this.threshold), x, tf.mul(tf.sub(x, this.threshold), this.negativeSlope));
-        if (this.maxValue !== null) y = tf.minimum(y, this.maxValue);
+        // Keras backend relu(x, alpha, max_value, threshold): the part above the threshold (clipped
+        // to [0, max_value]), minus alpha · relu(threshold − x).
+        const t = this.threshold;
+        let y: TfCore.Tensor = t === 0 ? tf.relu(x) : tf.where(tf.greater(x, t), x, tf.zerosLike(x));
+        if (this.maxValue !== null) y = tf.clipByValue(y, 0, this.maxValue);
+        if (this.negativeSlope !== 0) y = tf.sub(y, tf.mul(tf.relu(tf.sub(t, x)), this.negativeSlope));
         return y;
       });
     }
@@ -254,6 +254,55 @@ function registerCustomClasses(tf: Tf, tfl: Tfl): void {
     }
   }
   tf.serialization.registerClass(KGlobalPool2D as any);
+
+  /** Conv2DTranspose with output_padding (tfjs's ignores it): TensorFlow's conv2d_transpose with Keras's output size. */
+  class KConv2DTranspose extends Layer {
+    static className = `${PREFIX}Conv2DTranspose`;
+    args: any;
+    kernel: any;
+    bias: any;
+    constructor(args: any) {
+      super(args);
+      this.args = args;
+    }
+    private pair(v: any): [number, number] {
+      return typeof v === 'number' ? [v, v] : [v[0], v[1] ?? v[0]];
+    }
+    build(inputShape: any) {
+      const s = Array.isArray(inputShape[0]) ? inputShape[0] : inputShape;
+      const [kh, kw] = this.pair(this.args.kernelSize);
+      const zeros = tfl.initializers.zeros();
+      this.kernel = (this as any).addWeight('kernel', [kh, kw, this.args.filters, s[3]], 'float32', zeros);
+      if (this.args.useBias !== false) this.bias = (this as any).addWeight('bias', [this.args.filters], 'float32', zeros);
+      (this as any).built = true;
+    }
+    /** keras.utils.conv_utils.deconv_output_length with output_padding. */
+    private outLength(n: number | null, k: number, s: number, op: number): number | null {
+      if (n === null) return null;
+      const pad = this.args.padding === 'same' ? Math.floor(k / 2) : 0;
+      return (n - 1) * s + k - 2 * pad + op;
+    }
+    computeOutputShape(inputShape: any) {
+      const s = Array.isArray(inputShape[0]) ? inputShape[0] : inputShape;
+      const [kh, kw] = this.pair(this.args.kernelSize);
+      const [sh, sw] = this.pair(this.args.strides ?? 1);
+      const [oh, ow] = this.pair(this.args.outputPadding);
+      return [s[0], this.outLength(s[1], kh, sh, oh), this.outLength(s[2], kw, sw, ow), this.args.filters];
+    }
+    call(inputs: any) {
+      return tf.tidy(() => {
+        const x = one(inputs) as TfCore.Tensor4D;
+        const [, h, w, c] = this.computeOutputShape(x.shape) as number[];
+        let y: TfCore.Tensor = tf.conv2dTranspose(x, this.kernel.read(), [x.shape[0], h, w, c], this.pair(this.args.strides ?? 1), this.args.padding === 'same' ? 'same' : 'valid');
+        if (this.bias) y = tf.add(y, this.bias.read());
+        return activationFn(this.args.activation)(y);
+      });
+    }
+    getConfig() {
+      return { ...super.getConfig(), ...this.args };
+    }
+  }
+  tf.serialization.registerClass(KConv2DTranspose as any);
 
   /** Conv2D with groups > 1 (tfjs's Conv2D ignores `groups`). */
   class KGroupedConv2D extends Layer {
@@ -567,6 +616,11 @@ function tfjsLayerSpec(className: string, rawConfig: any, n: Normaliser, knownCl
   }
   if ((cls === 'GlobalAveragePooling2D' || cls === 'GlobalMaxPooling2D') && c.keepdims)
     return { className: `${PREFIX}GlobalPool2D`, config: { name: c.name, mode: cls === 'GlobalAveragePooling2D' ? 'avg' : 'max', keepdims: true } };
+  if (cls === 'Conv2DTranspose' && c.output_padding !== undefined && c.output_padding !== null) {
+    const d = c.dilation_rate;
+    if (d !== undefined && d !== null && [d].flat().some((x: number) => Number(x) !== 1)) throw new CannotBuild('dilated Conv2DTranspose with output_padding');
+    return { className: `${PREFIX}Conv2DTranspose`, config: c };
+  }
   if (cls === 'Conv2D' && Number(c.groups ?? 1) > 1) return { className: `${PREFIX}GroupedConv2D`, config: c };
   if ('groups' in c && Number(c.groups) === 1) delete c.groups;
   else if ('groups' in c && cls !== `${PREFIX}GroupedConv2D`) throw new CannotBuild(`groups=${c.groups}`);

@@ -558,6 +558,10 @@ async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source:
     progress('running the Keras reference (tfjs)');
     let t = performance.now();
     const kerasValues = reference.predictAll(prepared.tensors);
+    // A net cut right after an input outputs that input.
+    prepared.tensors.forEach((x, i) => {
+      for (const name of [rp.specs[i].name, reference.inputs[i]?.name]) if (name && !kerasValues.has(name)) kerasValues.set(name, x);
+    });
     const kerasSeconds = elapsed(t);
 
     progress('running the Caffe net (OpenCV DNN)');
@@ -805,7 +809,8 @@ const MAX_ROWS = 60;
 /** The report as a text table (at most 80 columns). */
 export function formatVerification(r: VerificationReport): string {
   const lines: string[] = [];
-  lines.push(`Verification: Keras (tfjs) vs Caffe (OpenCV DNN); input: ${r.input.description}`);
+  lines.push('Verification: Keras (tfjs, TensorFlow semantics) vs Caffe (OpenCV DNN)');
+  lines.push(`input: ${r.input.description}`);
   lines.push(`tolerance: max|Δ| ≤ ${r.tolerance} × max(1, max|Keras|)`);
   // 2 + 6 + 1 + 26 + 1 + 12 + 1 + 8 + 1 + 8 + 1 + 7 + 1 + 4 = 79
   const row = (kind: string, name: string, shape: string, a: string, rel: string, top: string, st: string) =>
@@ -830,24 +835,25 @@ export function formatVerification(r: VerificationReport): string {
     if (x.note && !x.passed) lines.push(`         ${fit(x.note, 71).trimEnd()}`);
   }
   for (const u of r.unbuilt) lines.push(`  note: ${fit(u, 72).trimEnd()}`);
-  for (const n of r.notCompared) lines.push(`  not compared: output '${n.name}': ${n.reason}`.slice(0, 80));
+  for (const n of r.notCompared) lines.push(fit(`  not compared: output '${n.name}': ${n.reason}`, 80).trimEnd());
   for (const n of r.notes) lines.push(`  note: ${fit(n, 72).trimEnd()}`);
   const outs = r.rows.filter((x) => x.kind === 'output');
   const layers = r.rows.filter((x) => x.kind === 'layer');
   const s = r.seconds;
-  const time = `${s.total.toFixed(1)} s: tfjs build ${s.reference.toFixed(1)} s, Keras ${s.keras.toFixed(1)} s, Caffe ${s.caffe.toFixed(1)} s`;
+  const time = `time: ${s.total.toFixed(1)} s (tfjs build ${s.reference.toFixed(1)} s, Keras ${s.keras.toFixed(1)} s, Caffe ${s.caffe.toFixed(1)} s, compare ${s.compare.toFixed(1)} s)`;
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+  const lp = layers.filter((x) => x.passed).length;
   if (r.passed) {
-    const lp = layers.filter((x) => x.passed).length;
-    lines.push(`PASSED: ${plural(outs.length, 'output')} within tolerance; ${lp}/${plural(layers.length, 'layer')} agree (${time})`);
+    lines.push(`PASSED: ${plural(outs.length, 'output')} within tolerance, ${lp}/${plural(layers.length, 'layer')} agree`);
   } else if (!r.complete) {
-    lines.push(`NOT VERIFIED: ${plural(r.notCompared.length || 1, 'output')} could not be compared (${time})`);
+    lines.push(`NOT VERIFIED: ${plural(r.notCompared.length || 1, 'output')} could not be compared`);
     if (r.firstFailingLayer) lines.push(`  and layer '${r.firstFailingLayer}' is over the tolerance`);
   } else {
     const first = r.rows.find((x) => x.name === r.firstFailingLayer && !x.passed);
     const how = first ? (first.maxAbs === null ? first.note ?? 'not comparable' : `max|Δ| ${formatError(first.maxAbs)}, rel ${formatError(first.maxRel ?? 0)}`) : '';
-    lines.push(`FAILED: ${plural(outs.filter((x) => !x.passed).length, 'output')} over tolerance; first failing layer: '${r.firstFailingLayer}' (${how})`);
-    lines.push(`  (${time})`);
+    lines.push(`FAILED: ${plural(outs.filter((x) => !x.passed).length, 'output')} over tolerance; first failing layer:`);
+    lines.push(`  '${r.firstFailingLayer}' (${how})`);
   }
+  lines.push(time);
   return lines.map((l) => (l.length > 80 ? l.slice(0, 79) + '…' : l)).join('\n') + '\n';
 }

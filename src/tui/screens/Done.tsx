@@ -1,6 +1,6 @@
 /** The end: the three files written, and how to replay the same decisions headless. */
 import { Box, Text, useInput } from 'ink';
-import { relative } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 import type { WrittenPaths } from '../state.js';
 import { c, formatBytes, trunc } from '../theme.js';
 
@@ -15,7 +15,8 @@ export interface DoneProps {
 
 function shown(cwd: string, p: string): string {
   const r = relative(cwd, p);
-  return r && !r.startsWith('..') ? r : p;
+  if (r === '') return '.';
+  return !r.startsWith('..') && !isAbsolute(r) ? r : p;
 }
 
 function quote(p: string): string {
@@ -23,7 +24,7 @@ function quote(p: string): string {
 }
 
 export function replayCommand(files: WrittenPaths, modelPath: string, cwd: string): string {
-  return `keras2caffe convert ${quote(shown(cwd, modelPath))} --plan ${quote(shown(cwd, files.plan))} --yes --out ${quote(shown(cwd, files.dir) || '.')}`;
+  return `keras2caffe convert ${quote(shown(cwd, modelPath))} --plan ${quote(shown(cwd, files.plan))} --yes --out ${quote(shown(cwd, files.dir))} --force`;
 }
 
 export function Done({ files, modelPath, cwd, width, isActive, onExit }: DoneProps) {

@@ -36,8 +36,9 @@ export function mapColumns(width: number): MapColumns {
   const cls = w >= 70 ? 16 : 0;
   const fixed = 2 + shape + 1 + (cls ? cls + 1 : 0) + 3;
   const rest = w - fixed;
-  const name = Math.max(10, Math.min(28, Math.floor(rest * 0.45)));
-  return { name, cls, shape, caffe: Math.max(8, rest - name - 1) };
+  const caffe = Math.max(8, Math.min(22, Math.floor(rest / 2)));
+  const name = Math.max(10, rest - caffe - 1);
+  return { name, cls, shape, caffe };
 }
 
 export function mapRowText(l: LayerPlan, cols: MapColumns, selected: boolean): string {

@@ -32,7 +32,8 @@ export function Summary({ summary, plan, width, isActive, onNext }: SummaryProps
   if (n.dropped) parts.push(`${n.dropped} dropped`);
   if (n.cut) parts.push(`${n.cut} cut`);
   if (n.unsupported) parts.push(c.red(`${n.unsupported} unsupported`));
-  const outShape = new Map(plan.outputs.map((o) => [o.name, o.kerasShape]));
+  const outShape = new Map<string, (number | null)[] | undefined>(plan.layers.map((l) => [l.layer.name, l.outputShapes[0]]));
+  for (const o of plan.outputs) outShape.set(o.name, o.kerasShape);
   return (
     <Box flexDirection="column">
       <Text>{c.bold(trunc(basename(summary.path), width))}</Text>
@@ -46,7 +47,7 @@ export function Summary({ summary, plan, width, isActive, onNext }: SummaryProps
       ))}
       {summary.inputs.length > 3 ? <Field width={width} name="" value={`… and ${summary.inputs.length - 3} more`} /> : null}
       {summary.outputs.slice(0, 3).map((o, k) => (
-        <Field key={`o${k}`} width={width} name={k === 0 ? 'Outputs' : ''} value={`${o} ${outShape.has(o) ? shapeText(outShape.get(o)) : ''}`} />
+        <Field key={`o${k}`} width={width} name={k === 0 ? 'Outputs' : ''} value={`${o} ${outShape.get(o) ? shapeText(outShape.get(o)) : '(shape unknown until it converts)'}`} />
       ))}
       {summary.outputs.length > 3 ? <Field width={width} name="" value={`… and ${summary.outputs.length - 3} more`} /> : null}
       <Field width={width} name="Target" value={`${plan.target.name} (you can change it in the Decide step)`} />

@@ -13,21 +13,15 @@ export interface VerifyProps {
   onNext(): void;
 }
 
-function top1Text(t: VerifyRow['top1']): string {
-  if (t === undefined || t === null) return '';
-  if (typeof t === 'boolean') return t ? 'same' : 'DIFF';
-  return String(t);
-}
-
 export function verifyRowText(r: VerifyRow, width: number): string {
   const name = Math.max(10, width - 1 - 7 - 9 - 9 - 6 - 2 - 4);
-  const text = `${cell(r.kind, 7)}${cell(r.name, name)} ${rcell(formatError(r.maxAbs), 9)} ${rcell(formatError(r.maxRel), 9)} ${rcell(top1Text(r.top1), 6)} `;
+  const text = `${cell(r.kind, 7)}${cell(r.name, name)} ${rcell(formatError(r.maxAbs), 9)} ${rcell(formatError(r.maxRel), 9)} ${rcell(r.top1 ?? '', 6)} `;
   return text + (r.passed ? c.green('✓') : c.red('✗'));
 }
 
 export function Verify({ step, width, height, isActive, onNext }: VerifyProps) {
   const rows = step.outcome ? [...step.outcome.outputs, ...step.outcome.layers] : [];
-  const h = Math.max(3, height - 6);
+  const h = Math.max(3, height - 8);
   const max = Math.max(0, rows.length - h);
   const [top, setTop] = useState(0);
   useInput(
@@ -84,9 +78,15 @@ export function Verify({ step, width, height, isActive, onNext }: VerifyProps) {
   return (
     <Box flexDirection="column">
       <Text>
-        {o.passed ? c.green(`✓ Caffe matches Keras within the tolerance ${o.tolerance}.`) : c.red(`✗ Over the tolerance ${o.tolerance}: the Caffe net differs from Keras.`)}
+        {o.passed
+          ? c.green(`✓ Caffe matches Keras within the tolerance ${o.tolerance}.`)
+          : o.complete
+            ? c.red(`✗ Over the tolerance ${o.tolerance}: the Caffe net differs from Keras.`)
+            : c.yellow('– Not verified: an output could not be compared.')}
       </Text>
-      <Text>{c.dim(trunc(o.notes.join(' · ') || `${o.outputs.length} output${o.outputs.length === 1 ? '' : 's'}, ${o.layers.length} layer${o.layers.length === 1 ? '' : 's'} compared`, w))}</Text>
+      {(o.notes.length ? o.notes.slice(0, 2) : [`${o.outputs.length} output${o.outputs.length === 1 ? '' : 's'}, ${o.layers.length} layer${o.layers.length === 1 ? '' : 's'} compared`]).map((n, i) => (
+        <Text key={`n${i}`}>{c.dim(trunc(n, w))}</Text>
+      ))}
       <Text>{c.dim(`${cell('', 7)}${cell('blob', nameW)} ${rcell('max abs', 9)} ${rcell('max rel', 9)} ${rcell('top-1', 6)}`)}</Text>
       {shown.map((r, i) => (
         <Text key={`${r.kind}${r.name}${i}`}>{verifyRowText(r, width)}</Text>

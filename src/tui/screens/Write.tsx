@@ -24,7 +24,7 @@ export function Write({ step, stem, width, isActive, onText, onSubmit, onOverwri
     { isActive: isActive && step.phase === 'confirm' },
   );
   const w = width - 1;
-  const names = `${stem}.prototxt, ${stem}.caffemodel and ${stem}.plan.json`;
+  const names = `${stem}.prototxt, ${stem}.caffemodel, ${stem}.plan.json`;
   return (
     <Box flexDirection="column">
       <Text>Output folder (Enter accepts; type to change, Ctrl+U clears):</Text>
@@ -36,7 +36,7 @@ export function Write({ step, stem, width, isActive, onText, onSubmit, onOverwri
           <Text>{trunc(step.dir, w - 2)}</Text>
         )}
       </Box>
-      <Text>{c.dim(trunc(`writes ${names}, atomically (all three or none)`, w))}</Text>
+      <Text>{c.dim(trunc(`writes ${names} (all three or none)`, w))}</Text>
       <Text> </Text>
       {step.phase === 'checking' ? <Spinner label="checking the folder" /> : null}
       {step.phase === 'confirm' ? (
