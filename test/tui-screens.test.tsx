@@ -439,7 +439,7 @@ describe('the App', () => {
     expect(f).toContain('keras2caffe convert m.h5 --plan m.plan.json --yes --out . --force');
     // Finished steps stay above (Ink <Static>).
     expect(f).toMatch(/✓ Model +m\.h5/);
-    expect(f).toMatch(/✓ Decide +zp: Fold into the next Conv2D padding \(exact\)/);
+    expect(f).toMatch(/✓ Decide +zp = fold \(exact\): Fold into the next Conv2D padding/);
     expect(f).toMatch(/✓ Verify +passed: max abs error 2\.4e-7/);
     expect(writes).toHaveLength(2); // the verify step's temp copy, then the real files
     expect(writes[1].planFile).toEqual({ keras2caffe: 1, model: 'm.h5', target: 'caffe-1.0', decisions: { 'zp:zeropad': 'fold' } });

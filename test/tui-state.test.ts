@@ -143,7 +143,7 @@ describe('wizard state', () => {
     const s = run(loaded(), { type: 'next' });
     expect(s.step).toEqual({ kind: 'map', cursor: -1, offset: 0, detail: false });
     expect(s.history).toHaveLength(1);
-    expect(s.history[0].text).toMatch(/^Model +m\.h5: Keras 2\.2\.4 \(tensorflow\), 21 layers, 1,234 params/);
+    expect(s.history[0].text).toBe('Model   m.h5: Keras 2.2.4 (tensorflow), 21 layers, 1,234 params, (8,8,3)');
   });
 
   it('scrolls the map so the cursor stays visible', () => {
@@ -212,7 +212,7 @@ describe('wizard state', () => {
     s = reducer(s, { type: 'answer', key: 'zp:zeropad', value: 'drop' });
     expect(s.decisions).toEqual({ 'zp:zeropad': 'drop' });
     expect(s.step).toMatchObject({ kind: 'decide', planning: true });
-    expect(s.history.at(-1)!.text).toBe('Decide  zp: Drop it (not exact)');
+    expect(s.history.at(-1)!.text).toBe('Decide  zp = drop (not exact): Drop it');
     // An unknown option id is not an answer.
     const bad = run(loaded(), { type: 'next' }, { type: 'next' }, { type: 'answer', key: TARGET_KEY, value: 'tensorrt' });
     expect(bad.step).toMatchObject({ kind: 'decide', planning: false });
@@ -254,6 +254,7 @@ describe('wizard state', () => {
     expect(s.step).toMatchObject({ kind: 'decide', key: INPUT_SHAPE_KEY, planning: false, error: "'12 by 7' is not H,W: type two positive integers, e.g. 224,224" });
     s = reducer(s, { type: 'answer', key: INPUT_SHAPE_KEY, value: '96x128' });
     expect(s.inputShape).toEqual([96, 128]);
+    expect(s.history.at(-1)!.text).toBe('Decide  input size = 96,128');
     expect(s.effect?.kind).toBe('plan');
     s = replan(s);
     expect(s.step).toMatchObject({ kind: 'decide', key: TARGET_KEY });

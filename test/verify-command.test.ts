@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -102,6 +102,7 @@ describe('keras2caffe verify (CLI)', () => {
   /** Converts a fixture with the CLI into dir; returns the pair's paths. */
   const convert = (name: string) => {
     const out = join(dir, name);
+    mkdirSync(out, { recursive: true });
     const r = run(['convert', model(name), '--out', out, '--yes', '--force']);
     expect(r.code, r.stderr).toBe(0);
     return { prototxt: join(out, `${name}.prototxt`), caffemodel: join(out, `${name}.caffemodel`) };
@@ -146,6 +147,7 @@ describe('keras2caffe verify (CLI)', () => {
 
   it.skipIf(!have('dense_flatten'))('convert --verify prints the table and puts the figures in --json', () => {
     const out = join(dir, 'cv');
+    mkdirSync(out, { recursive: true });
     const r = run(['convert', model('dense_flatten'), '--out', out, '--yes', '--force', '--verify']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/PASSED/);

@@ -34,13 +34,17 @@ describe('Keras reference (tfjs) against real Keras', () => {
   it('reproduces every fixture output within 1e-4 (Keras 2, tf.keras, Keras 3, Theano files)', async () => {
     const bad: string[] = [];
     let checked = 0;
+    let lambdaModels = 0;
     for (const e of entries) {
       const file = await openKerasH5(fixturePath(e.file));
       try {
         const ref = await buildKerasReference(file);
         try {
           if (ref.unbuilt.length) {
-            bad.push(`${e.name}: ${ref.unbuilt.map((u) => u.message).join('; ')}`);
+            // a model with a Lambda cannot be rebuilt: it must say so, naming the layer
+            const lambdas = ref.unbuilt.every((u) => /^tfjs cannot build layer '[^']+' \(Lambda\)$/.test(u.message));
+            if (!lambdas) bad.push(`${e.name}: ${ref.unbuilt.map((u) => u.message).join('; ')}`);
+            lambdaModels++;
             continue;
           }
           const values = ref.predictAll(e.inputs!.map(readFixtureNpy));
@@ -57,7 +61,8 @@ describe('Keras reference (tfjs) against real Keras', () => {
       }
     }
     expect(bad).toEqual([]);
-    expect(checked).toBe(entries.length);
+    expect(checked + lambdaModels).toBe(entries.length);
+    expect(checked).toBeGreaterThan(20);
   }, 180_000);
 
   it('says exactly which layer tfjs cannot build (a Lambda) and still builds the layers before it', async () => {

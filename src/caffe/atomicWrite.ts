@@ -5,7 +5,7 @@
  * from a SIGINT handler) are removed by an 'exit' hook.
  */
 import { randomBytes } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
+import { renameSync, unlinkSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -20,6 +20,10 @@ export interface AtomicFile {
   write(data: Uint8Array | string): Promise<void>;
   /** fsync, close, rename onto `path` (then fsync the folder, best effort). */
   commit(): Promise<void>;
+  /** The slow half of commit: fsync and close the temp file (idempotent); see commitAll. */
+  prepare(): Promise<void>;
+  /** The other half, synchronous: rename the prepared temp file onto `path`. */
+  renameNow(): void;
   /** Closes and deletes the temp file; safe to call more than once, and after a failed commit. */
   abort(): Promise<void>;
 }
@@ -98,8 +102,7 @@ export async function openAtomic(path: string): Promise<AtomicFile> {
     async commit() {
       if (state !== 'open') throw new Error(`atomic write of ${path}: commit after ${state}`);
       try {
-        await fh.sync();
-        await close();
+        await file.prepare();
         await rename(tempPath, path);
         state = 'committed';
         pending.delete(tempPath);
@@ -108,6 +111,18 @@ export async function openAtomic(path: string): Promise<AtomicFile> {
         throw err;
       }
       await fsyncDir(dirname(path));
+    },
+    async prepare() {
+      if (state !== 'open') throw new Error(`atomic write of ${path}: prepare after ${state}`);
+      if (closed) return;
+      await fh.sync();
+      await close();
+    },
+    renameNow() {
+      if (state !== 'open' || !closed) throw new Error(`atomic write of ${path}: rename before prepare or after ${state}`);
+      renameSync(tempPath, path);
+      state = 'committed';
+      pending.delete(tempPath);
     },
     async abort() {
       if (state === 'committed') return;
@@ -118,6 +133,41 @@ export async function openAtomic(path: string): Promise<AtomicFile> {
     },
   };
   return file;
+}
+
+/**
+ * Commits several atomic files as a set: first every temp file is synced and closed (the part
+ * that can take time or fail, e.g. disk full), then all are renamed in one synchronous run, so
+ * no signal handler (Node runs them on the event loop) and no other code runs between the
+ * renames: an interrupt leaves either none or all of the new files. If a rename fails, the files
+ * renamed before it are removed again (a partial set is never left), and every temp file is
+ * removed. The folders are fsynced afterwards, best effort.
+ */
+export async function commitAll(files: AtomicFile[]): Promise<void> {
+  try {
+    for (const f of files) await f.prepare();
+  } catch (err) {
+    for (const f of files) await f.abort();
+    throw err;
+  }
+  const renamed: AtomicFile[] = [];
+  try {
+    for (const f of files) {
+      f.renameNow();
+      renamed.push(f);
+    }
+  } catch (err) {
+    for (const f of renamed) {
+      try {
+        unlinkSync(f.path);
+      } catch {
+        // already gone
+      }
+    }
+    for (const f of files) await f.abort();
+    throw err;
+  }
+  for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsyncDir(dir);
 }
 
 /** Writes `data` to `path` atomically (temp file + fsync + rename). */

@@ -1,5 +1,5 @@
 /** `keras2caffe convert`: the headless conversion. */
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { loadModel } from '../core/model.js';
 import { buildNet, planConversion, type Plan, type PlanOptions } from '../core/planner.js';
@@ -83,10 +83,19 @@ function parseDecide(values: string[]): Record<string, string> {
   return out;
 }
 
+/** How to choose another option for an unsupported layer that has a decision (e.g. a Lambda's handler). */
+function decideHint(l: Plan['layers'][number]): string {
+  const hints = l.decisions
+    .map((d) => ({ key: d.key, others: d.spec.options.map((o) => o.id).filter((id) => id !== d.chosen) }))
+    .filter((h) => h.others.length > 0)
+    .map((h) => `--decide ${/^[\w:./-]+$/.test(h.key) ? h.key : JSON.stringify(h.key)}=${h.others.join('|')}`);
+  return hints.length ? ` (choose with ${hints.join(' and ')})` : '';
+}
+
 /** One line naming every layer that blocks the conversion. */
 export function blockingSummary(plan: Plan): string {
   const bad = plan.layers.filter((l) => l.status === 'unsupported' && !/^depends on unsupported layer/.test(l.reason ?? ''));
-  const parts = bad.map((l) => `'${l.layer.name}' (${l.layer.className}): ${l.reason}`);
+  const parts = bad.map((l) => `'${l.layer.name}' (${l.layer.className}): ${l.reason}${decideHint(l)}`);
   const problems = plan.problems;
   return [...problems, ...parts].join('; ');
 }
@@ -133,13 +142,14 @@ export async function convertCommand(argv: string[]): Promise<number> {
   const model = await loadModel(modelPath);
   try {
     const plan = planConversion(model.graph, model.file, options);
+    const rows = planRows(plan); // once: it is per layer, and the report needs every row
     const warnings: string[] = [];
     const report: ConvertReport = {
       ok: false,
       model: model.summary,
       target: plan.target.name,
       layers: plan.layers.map((l, i) => ({
-        ...planRows(plan)[i],
+        ...rows[i],
         caffeLayers: l.caffeLayers.map((c) => ({ name: c.name, type: c.type, bottom: c.bottom, top: c.top })),
         decisions: l.decisions.map((d) => ({ key: d.key, chosen: d.chosen, options: d.spec.options.map((o) => o.id) })),
       })),
@@ -152,7 +162,7 @@ export async function convertCommand(argv: string[]): Promise<number> {
     };
     const s = model.summary;
     out(`${basename(modelPath)}: Keras ${s.kerasVersion ?? '?'} (${s.backend ?? '?'} backend, ${s.format}), ${s.layerCount} layers, ${s.parameterCount.toLocaleString('en-US')} parameters, target ${plan.target.name}\n`);
-    out(formatTable(planRows(plan).map((r) => [r.name, r.className, r.shape, r.caffe, `${STATUS_SYMBOL[r.status]} ${r.status}${r.reason ? `: ${r.reason}` : ''}`]), process.stdout.columns ?? 100));
+    out(formatTable(rows.map((r) => [r.name, r.className, r.shape, r.caffe, `${STATUS_SYMBOL[r.status]} ${r.status}${r.reason ? `: ${r.reason}` : ''}`]), process.stdout.columns ?? 100));
 
     const fail = (message: string): never => {
       if (json) process.stdout.write(JSON.stringify({ ...report, ok: false, error: message }, null, 2) + '\n');
@@ -167,19 +177,20 @@ export async function convertCommand(argv: string[]): Promise<number> {
     for (const l of plan.layers) if (l.status === 'inexact') warnings.push(`layer '${l.layer.name}' is not exact: ${l.reason}`);
 
     const net = buildNet(plan);
+    const kerasLayerOf = new Map<string, string>();
+    for (const l of plan.layers) for (const c of l.caffeLayers) if (!kerasLayerOf.has(c.name)) kerasLayerOf.set(c.name, l.layer.name);
     const big = s.weightBytes > 64 * 1024 * 1024 && !json && process.stderr.isTTY;
-    const files = await writeOutputs(net, paths, {
+    // The plan file (--save-plan) is committed with the pair: all three appear, or none.
+    const files = await writeOutputs(net, savePlan ? { ...paths, plan: resolve(savePlan) } : paths, {
+      ...(savePlan ? { planFile: planFileOf(plan, modelPath, options.inputShape) } : {}),
       strictFinite: !!flags.strict,
-      onNonFinite: (layer, count) => warnings.push(`layer '${layer}' has ${count} NaN/Inf weight value${count === 1 ? '' : 's'}`),
+      layerName: (caffeLayer) => kerasLayerOf.get(caffeLayer) ?? caffeLayer,
+      onNonFinite: (layer, count) => warnings.push(`layer '${kerasLayerOf.get(layer) ?? layer}' has ${count} NaN/Inf weight value${count === 1 ? '' : 's'}; the converted net computes with them`),
       onProgress: big
         ? (done, total, bytes) => process.stderr.write(`\rwriting ${basename(paths.caffemodel)}: layer ${done}/${total}, ${humanBytes(bytes)}   ${done === total ? '\n' : ''}`)
         : undefined,
     });
-    if (savePlan) {
-      const { atomicWriteFile } = await import('../caffe/atomicWrite.js');
-      await atomicWriteFile(savePlan, JSON.stringify(planFileOf(plan, modelPath, options.inputShape), null, 2) + '\n');
-      report.files = { ...files, plan: savePlan };
-    } else report.files = files;
+    report.files = savePlan ? { ...files, plan: savePlan } : files;
     for (const w of warnings) if (!json) process.stderr.write(`keras2caffe: warning: ${w}\n`);
     out(`wrote ${files.prototxt} and ${files.caffemodel} (${humanBytes(files.caffemodelBytes)})${savePlan ? ` and ${savePlan}` : ''}\n`);
     out(`Caffe inputs: ${plan.inputs.map((p) => `${p.blob} ${JSON.stringify(p.caffeShape)}`).join(', ')}; outputs: ${plan.outputs.map((p) => `${p.blob} ${JSON.stringify(p.caffeShape)}`).join(', ')}\n`);

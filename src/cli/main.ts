@@ -44,6 +44,31 @@ export function reportError(err: unknown): number {
   return 1;
 }
 
+/** Exit codes for the signals a headless command handles: 128 + the signal number, as shells do. */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Runs a headless command so that Ctrl-C (SIGINT) or SIGTERM ends it with one line on stderr and
+ * exit code 130 / 143. process.exit runs atomicWrite's 'exit' hook, which deletes the temp files
+ * of outputs not committed yet; a committed set is renamed in one synchronous run (commitAll),
+ * which a signal cannot split. The handlers are removed when the command ends.
+ */
+export async function withSignalExit<T>(run: () => Promise<T>): Promise<T> {
+  const installed = (Object.keys(SIGNAL_EXIT_CODES) as (keyof typeof SIGNAL_EXIT_CODES)[]).map((signal) => {
+    const handler = () => {
+      writeErr(`interrupted (${signal}); unfinished output files were removed`);
+      process.exit(SIGNAL_EXIT_CODES[signal]);
+    };
+    process.on(signal, handler);
+    return { signal, handler };
+  });
+  try {
+    return await run();
+  } finally {
+    for (const { signal, handler } of installed) process.off(signal, handler);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     const [first, ...rest] = argv;
@@ -55,8 +80,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${VERSION}\n`);
       return 0;
     }
-    if (first === 'convert') return await (await import('./convertCommand.js')).convertCommand(rest);
-    if (first === 'verify') return await (await import('./verifyCommand.js')).verifyCommand(rest);
+    if (first === 'convert') return await withSignalExit(async () => (await import('./convertCommand.js')).convertCommand(rest));
+    if (first === 'verify') return await withSignalExit(async () => (await import('./verifyCommand.js')).verifyCommand(rest));
     if (first === 'layers') return await (await import('./layersCommand.js')).layersCommand(rest);
     if (first !== undefined && first.startsWith('-') && first !== '--') throw new UserError(`unknown option '${first}'; see keras2caffe --help`);
     return await (await import('../tui/run.js')).runWizard(argv);

@@ -8,6 +8,7 @@ import type { CaffeNet } from '../caffe/net.js';
 import { UserError } from './errors.js';
 import { isTargetName, type TargetName } from './targets.js';
 import type { LayerPlan, LayerStatus, Plan, PlanOptions } from './planner.js';
+import { countNonFinite, knownNonFinite } from './weightBuffers.js';
 
 export const STATUS_SYMBOL: Record<LayerStatus, string> = {
   exact: '✓',
@@ -144,23 +145,11 @@ export interface WrittenFiles {
 }
 
 /**
- * How many values of `d` are NaN or ±Inf. One branch-free pass (x·0 is 0 for every finite x
- * and NaN otherwise, and NaN stays NaN in a sum); the exact count only when there are some.
+ * How many values of `d` are NaN or ±Inf: the count the reader or a layout transform took while
+ * the values streamed through (core/weightBuffers.ts), else one branch-free pass.
  */
-export function countNonFinite(d: Float32Array): number {
-  const n = d.length;
-  let a0 = 0;
-  let a1 = 0;
-  let i = 0;
-  for (; i + 1 < n; i += 2) {
-    a0 += d[i] * 0;
-    a1 += d[i + 1] * 0;
-  }
-  if (i < n) a0 += d[i] * 0;
-  if (a0 + a1 === 0) return 0;
-  let count = 0;
-  for (let k = 0; k < n; k++) if (!Number.isFinite(d[k])) count++;
-  return count;
+export function blobNonFinite(d: Float32Array): number {
+  return knownNonFinite(d) ?? countNonFinite(d);
 }
 
 /**
@@ -177,9 +166,11 @@ export async function writeOutputs(
     onNonFinite?: (layer: string, count: number) => void;
     /** NaN/Inf weights are an error (nothing is written). */
     strictFinite?: boolean;
+    /** The name to show for a Caffe layer in messages (e.g. its Keras layer). */
+    layerName?: (caffeLayer: string) => string;
   } = {},
 ): Promise<WrittenFiles> {
-  const [{ writePrototxt }, { streamCaffemodel }, { openAtomic }] = await Promise.all([
+  const [{ writePrototxt }, { streamCaffemodel }, { openAtomic, commitAll }] = await Promise.all([
     import('../caffe/prototxt.js'),
     import('../caffe/caffemodel.js'),
     import('../caffe/atomicWrite.js'),
@@ -197,7 +188,7 @@ export async function writeOutputs(
         blobs: () => {
           const b = blobs();
           let count = 0;
-          for (const t of b) count += countNonFinite(t.data);
+          for (const t of b) count += blobNonFinite(t.data);
           if (count) {
             nonFinite.push({ layer: l.name, count });
             opts.onNonFinite?.(l.name, count);
@@ -207,19 +198,45 @@ export async function writeOutputs(
       };
     }),
   };
-  const files = [await openAtomic(paths.prototxt), await openAtomic(paths.caffemodel)];
   const planText = opts.planFile ? JSON.stringify(opts.planFile, null, 2) + '\n' : null;
-  if (planText !== null) files.push(await openAtomic(paths.plan));
+  const files: Awaited<ReturnType<typeof openAtomic>>[] = [];
   try {
+    files.push(await openAtomic(paths.prototxt));
+    files.push(await openAtomic(paths.caffemodel));
+    if (planText !== null) files.push(await openAtomic(paths.plan));
     await files[0].write(text);
     const { bytes } = await streamCaffemodel(scanned, files[1], opts.onProgress);
     if (opts.strictFinite && nonFinite.length)
-      throw new UserError(`layer '${nonFinite[0].layer}' has ${nonFinite[0].count} NaN/Inf weight values (--strict); fix the model or drop --strict`);
+      throw new UserError(
+        `layer '${opts.layerName?.(nonFinite[0].layer) ?? nonFinite[0].layer}' has ${nonFinite[0].count} NaN/Inf weight value${nonFinite[0].count === 1 ? '' : 's'} (--strict); fix the model or drop --strict; nothing was written`,
+      );
     if (planText !== null) await files[2].write(planText);
-    for (const f of files) await f.commit();
+    await commitAll(files);
     return { prototxt: paths.prototxt, caffemodel: paths.caffemodel, ...(planText !== null ? { plan: paths.plan } : {}), caffemodelBytes: bytes };
   } catch (err) {
     for (const f of files) await f.abort();
-    throw err;
+    throw outputError(err, paths);
   }
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOENT: 'the folder does not exist (or was removed)',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'a folder is in the way',
+  EIO: 'input/output error',
+  EMFILE: 'too many open files',
+  EFBIG: 'file too large for the file system',
+};
+
+/** A file-system failure while writing the outputs as a one-line UserError; other errors as they are. */
+function outputError(err: unknown, paths: OutputPaths): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (err instanceof UserError || !e || typeof e.code !== 'string' || !/^E[A-Z]+$/.test(e.code)) return err;
+  const where = resolve(e.path ?? paths.prototxt, '..');
+  return new UserError(`cannot write the output files in ${where}: ${ERRNO_TEXT[e.code] ?? e.code}; nothing was written; pick another folder with --out`);
 }

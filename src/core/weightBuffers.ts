@@ -52,6 +52,7 @@ export function fileTensor(shape: number[], source: ElementSource): Tensor {
       stamp = arenaStamp();
       const a = allocWeights(source.length);
       source.read(0, source.length, a, 0);
+      noteNonFinite(a, countNonFinite(a));
       cached = a;
       return a;
     },
@@ -174,6 +175,40 @@ export function freeLayerArena(): void {
       a.slabs = [];
       a.generation++;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NaN / Inf counts, taken while the values pass through the cache anyway
+
+/**
+ * How many of d[start, end) are NaN or ±Inf. One branch-free pass (x·0 is 0 for every finite
+ * x and NaN otherwise, and NaN stays NaN in a sum); the exact count only when there are some.
+ */
+export function countNonFinite(d: Float32Array, start = 0, end = d.length): number {
+  let a0 = 0;
+  let a1 = 0;
+  let i = start;
+  for (; i + 1 < end; i += 2) {
+    a0 += d[i] * 0;
+    a1 += d[i + 1] * 0;
+  }
+  if (i < end) a0 += d[i] * 0;
+  if (a0 + a1 === 0) return 0;
+  let count = 0;
+  for (let k = start; k < end; k++) if (!Number.isFinite(d[k])) count++;
+  return count;
+}
+
+const nonFiniteCounts = new WeakMap<Float32Array, number>();
+
+/** Records that `a` (just filled from the file, and not changed after) holds `count` NaN/Inf values. */
+export function noteNonFinite(a: Float32Array, count: number): void {
+  nonFiniteCounts.set(a, count);
+}
+
+/** The NaN/Inf count recorded for `a` by the reader or a layout transform, if any. */
+export function knownNonFinite(a: Float32Array): number | undefined {
+  return nonFiniteCounts.get(a);
 }
 
 // ---------------------------------------------------------------------------------------------

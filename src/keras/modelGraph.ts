@@ -9,7 +9,7 @@
  * - input_layers/output_layers: `[[layer, node, tensor], ...]`, or a single `[layer, node, tensor]`.
  * - Sequential: `config` is a list of layers (Keras 2.0-2.2.0) or `{name, layers}`.
  */
-import { ModelFileError, UnsupportedModelError } from '../core/errors.js';
+import { ModelFileError, UnsupportedModelError, UserError } from '../core/errors.js';
 import type { KerasConfigNode } from '../h5/kerasH5.js';
 
 export type TensorId = string;
@@ -150,7 +150,45 @@ export interface BuildOptions {
   kerasVersion?: string | null;
 }
 
+/**
+ * JSON nesting deeper than this is refused up front: real configs stay far below it (a model
+ * nested MAX_NESTING deep is ~400 levels), and recursive code (JSON.stringify, the mappings)
+ * would overflow the stack on much deeper ones.
+ */
+export const MAX_CONFIG_DEPTH = 2000;
+
+/** Nesting depth of a parsed JSON value, without recursion (stops counting past `limit`). */
+function jsonDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (!v || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) if (x && typeof x === 'object') stack.push([x, d + 1]);
+  }
+  return max;
+}
+
+/**
+ * The flat graph of a model_config. Every way the config can be malformed is a ModelFileError
+ * or UnsupportedModelError (exit 2), including structures this code does not expect.
+ */
 export function buildKerasGraph(modelConfig: KerasConfigNode, opts: BuildOptions = {}): KerasGraph {
+  if (jsonDepth(modelConfig, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH)
+    throw new ModelFileError(`model_config is nested more than ${MAX_CONFIG_DEPTH} levels deep; the file is corrupted or not a Keras model`);
+  try {
+    return buildGraph(modelConfig, opts);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    // A TypeError on a missing field, or a RangeError: the config is not shaped like Keras's.
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ModelFileError(`model_config has an unexpected structure (${msg}); the file is corrupted or not a Keras model`);
+  }
+}
+
+function buildGraph(modelConfig: KerasConfigNode, opts: BuildOptions): KerasGraph {
   const version = opts.kerasVersion ?? '';
   if (/^1\./.test(version) || JSON.stringify(modelConfig).match(/"(nb_filter|border_mode|nb_row|output_dim)"/))
     throw new UnsupportedModelError('this is a Keras 1 model, which is not supported yet; load it in Keras 2 and save it again with model.save("model.h5")');
@@ -171,7 +209,7 @@ export function buildKerasGraph(modelConfig: KerasConfigNode, opts: BuildOptions
    * (null for the top level). Returns its output tensors.
    */
   const expand = (node: KerasConfigNode | RawLayer, fallbackName: string, bound: TensorId[] | null, weightGroup: string | null, scope: string[], depth: number): { inputs: TensorId[]; outputs: TensorId[] } => {
-    if (depth > MAX_NESTING) throw new UnsupportedModelError(`models are nested more than ${MAX_NESTING} deep`);
+    if (depth > MAX_NESTING) throw new UnsupportedModelError(`models are nested more than ${MAX_NESTING} deep, which this tool does not read; flatten the model in Keras and save it again`);
     const parts = functionalParts(node, fallbackName);
     const byName = new Map<string, RawLayer>();
     for (const l of parts.layers) {

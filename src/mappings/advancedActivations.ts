@@ -346,7 +346,7 @@ export const eluLayerMapping: LayerMapping = {
 export const preluMapping: LayerMapping = {
   kerasClasses: ['PReLU'],
   doc: {
-    caffe: 'PReLU (one slope per channel, or channel_shared); alpha varying over H/W: ReLU + Eltwise + Scale + Eltwise',
+    caffe: 'PReLU (one slope per channel; a single shared slope is repeated per channel); alpha varying over H/W: ReLU + Eltwise + Scale + Eltwise',
     restrictions: 'exact for any shared_axes; per-position alpha becomes a fixed (C,H,W) Scale blob',
   },
   inferShapes: same,

@@ -98,14 +98,30 @@ function mapPooling(ctx: MappingContext): MappingResult {
     zp = [0, 0, 0, 0];
   } else if (zp.some((x) => x !== 0)) notes.push(`The preceding ZeroPadding2D (${padsText(zp)}) is folded into the pooling's padding.`);
 
-  // Caffe pads symmetrically by the begin pad: windows then start where TensorFlow's do.
-  const pad = caffePadFor(zp);
+  // Caffe pads symmetrically. With pad = begin + m·stride, Caffe's window j + m starts where
+  // TensorFlow's window j does; the m leading and any trailing extra outputs are sliced off.
+  const begin = caffePadFor(zp);
   const useFloor = padding === 'valid' && zp.every((x) => x === 0) && ctx.target.features.has('pooling.round_mode');
   const round = useFloor ? 'floor' : 'ceil';
-  const caffeOut = axes.map((a) => caffePooledSize(real[a], k[a], s[a], pad[a], round));
   const want = [oh, ow];
-  if (axes.some((a) => caffeOut[a] < want[a]))
-    return refused(`Caffe's pooling gives ${caffeOut.join('×')} outputs where Keras gives ${oh}×${ow} (padding ${padsText(same)})`);
+  const pad: [number, number] = [0, 0];
+  const lead: [number, number] = [0, 0];
+  const caffeOut: [number, number] = [0, 0];
+  for (const a of axes) {
+    let found = false;
+    for (let m = 0; begin[a] + m * s[a] < k[a] || (m === 0 && begin[a] === 0); m++) {
+      const p = begin[a] + m * s[a];
+      const n = caffePooledSize(real[a], k[a], s[a], p, round);
+      if (n - m >= want[a]) {
+        pad[a] = p;
+        lead[a] = m;
+        caffeOut[a] = n;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return refused(`Caffe's pooling cannot produce Keras's ${oh}×${ow} outputs here (padding ${padsText(same)})`);
+  }
 
   const out = ctx.name();
   const needSlice = axes.some((a) => caffeOut[a] > want[a]);
@@ -116,9 +132,9 @@ function mapPooling(ctx: MappingContext): MappingResult {
     let differs = false;
     for (let y = 0; y < oh; y++)
       for (let x = 0; x < ow; x++) {
-        const caffeCount = caffeAveCount(y, real[0], k[0], s[0], pad[0]) * caffeAveCount(x, real[1], k[1], s[1], pad[1]);
+        const caffeCount = caffeAveCount(y + lead[0], real[0], k[0], s[0], pad[0]) * caffeAveCount(x + lead[1], real[1], k[1], s[1], pad[1]);
         const kerasCount =
-          kerasAveCount(y, k[0], s[0], pad[0], -zp[0], real[0] + zp[1]) * kerasAveCount(x, k[1], s[1], pad[1], -zp[2], real[1] + zp[3]);
+          kerasAveCount(y, k[0], s[0], begin[0], -zp[0], real[0] + zp[1]) * kerasAveCount(x, k[1], s[1], begin[1], -zp[2], real[1] + zp[3]);
         const r = caffeCount / kerasCount;
         ratio[y * ow + x] = r;
         if (r !== 1) differs = true;
@@ -153,11 +169,24 @@ function mapPooling(ctx: MappingContext): MappingResult {
       if (caffeOut[a] === want[a]) return;
       const last = a === 1 || caffeOut[1] === want[1];
       const top = last && !ratio ? out : ctx.name(a === 0 ? 'rows' : 'cols');
-      const rest = ctx.name(a === 0 ? 'extra_rows' : 'extra_cols');
-      layers.push({ name: top, type: 'Slice', bottom: [cur], top: [top, rest], params: { slice_param: { axis: 2 + a, slice_point: [want[a]] } } });
+      const tops: string[] = [];
+      const points: number[] = [];
+      if (lead[a]) {
+        tops.push(ctx.name(a === 0 ? 'lead_rows' : 'lead_cols'));
+        points.push(lead[a]);
+      }
+      tops.push(top);
+      if (caffeOut[a] > lead[a] + want[a]) {
+        tops.push(ctx.name(a === 0 ? 'extra_rows' : 'extra_cols'));
+        points.push(lead[a] + want[a]);
+      }
+      layers.push({ name: top, type: 'Slice', bottom: [cur], top: tops, params: { slice_param: { axis: 2 + a, slice_point: points } } });
       cur = top;
     });
-    notes.push(`Caffe rounds the pooled size up (${caffeOut.join('×')}); Keras rounds down (${oh}×${ow}). A Slice drops the extra ${caffeOut[0] > oh ? 'row' : ''}${caffeOut[0] > oh && caffeOut[1] > ow ? ' and ' : ''}${caffeOut[1] > ow ? 'column' : ''}.`);
+    if (lead.some((m) => m > 0))
+      notes.push(`TensorFlow pads ${padsText(same)}: Caffe pads ${pad.join('×')} on both sides so that its windows include TensorFlow's, and a Slice keeps outputs from index ${lead.join('×')} on.`);
+    else
+      notes.push(`Caffe rounds the pooled size up (${caffeOut.join('×')}); Keras rounds down (${oh}×${ow}). A Slice drops the extra ${caffeOut[0] > oh ? 'row' : ''}${caffeOut[0] > oh && caffeOut[1] > ow ? ' and ' : ''}${caffeOut[1] > ow ? 'column' : ''}.`);
   }
   if (ratio) {
     const r = ratio;

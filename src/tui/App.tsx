@@ -76,11 +76,12 @@ function footerText(state: WizardState): string {
   }
 }
 
-function LogLine({ entry }: { entry: LogEntry }) {
+function LogLine({ entry, width }: { entry: LogEntry; width: number }) {
+  const text = trunc(entry.text, width - 3);
   const mark = entry.mark === 'ok' ? c.green('✓') : entry.mark === 'warn' ? c.yellow('!') : entry.mark === 'back' ? c.dim('↩') : c.dim('–');
   return (
     <Text>
-      {mark} {entry.mark === 'back' ? c.dim(entry.text) : entry.text}
+      {mark} {entry.mark === 'back' ? c.dim(text) : text}
     </Text>
   );
 }
@@ -242,7 +243,7 @@ export function App({ initial, deps, onExit }: AppProps) {
 
   return (
     <>
-      <Static items={state.history}>{(entry) => <LogLine key={entry.id} entry={entry} />}</Static>
+      <Static items={state.history}>{(entry) => <LogLine key={entry.id} entry={entry} width={width} />}</Static>
       <Box flexDirection="column" width={width}>
         <Header state={state} width={width} />
         <Box flexDirection="column" marginTop={1}>

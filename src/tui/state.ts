@@ -296,10 +296,8 @@ function shapeStr(shape: (number | null)[]): string {
   return `(${shape.map((d) => (d === null || d === 0 ? '?' : d)).join(',')})`;
 }
 
-export function summaryLine(summary: ModelSummary, plan: Plan | null): string {
-  const ins = summary.inputs.map((i) => `${i.name} ${shapeStr(i.shape)}`).join(', ');
-  const outs = plan ? plan.outputs.map((o) => `${o.name} ${shapeStr(o.kerasShape)}`).join(', ') : summary.outputs.join(', ');
-  return `Model   ${basename(summary.path)}: Keras ${summary.kerasVersion ?? '?'} (${summary.backend ?? '?'}), ${summary.layerCount} layers, ${summary.parameterCount.toLocaleString('en-US')} params; ${ins} → ${outs}`;
+export function summaryLine(summary: ModelSummary): string {
+  return `Model   ${basename(summary.path)}: Keras ${summary.kerasVersion ?? '?'} (${summary.backend ?? '?'}), ${summary.layerCount} layers, ${summary.parameterCount.toLocaleString('en-US')} params, ${summary.inputs.map((i) => shapeStr(i.shape)).join(', ')}`;
 }
 
 export function mapLine(plan: Plan): string {
@@ -313,16 +311,11 @@ export function mapLine(plan: Plan): string {
   return `Map     ${plan.layers.length} layers: ${parts.join(', ')}`;
 }
 
-function optionText(o: DecisionOption | undefined, id: string): string {
-  if (!o) return id;
-  return `${o.label} (${o.exact ? 'exact' : 'not exact'})`;
-}
-
-function answerLine(s: WizardState, q: Question, value: string): LogEntry['text'] {
-  if (q.kind === 'target') return `Decide  target: ${value}`;
-  if (q.kind === 'input-shape') return `Decide  input size: ${value.replace(/\s+/g, '')}`;
+function answerLine(q: Question, value: string): string {
+  if (q.kind === 'target') return `Decide  target = ${value}`;
+  if (q.kind === 'input-shape') return `Decide  input size = ${value.replace(/\s+/g, '')}`;
   const o = q.decision.spec.options.find((x) => x.id === value);
-  return `Decide  ${q.layer.layer.name}: ${optionText(o, value)}`;
+  return `Decide  ${q.layer.layer.name} = ${value} (${o?.exact ? 'exact' : 'not exact'}): ${o?.label ?? ''}`;
 }
 
 function log(s: WizardState, mark: LogEntry['mark'], text: string): WizardState {
@@ -469,7 +462,7 @@ export function reducer(s: WizardState, a: Action): WizardState {
     case 'next':
       switch (st.kind) {
         case 'summary':
-          return log({ ...s, step: mapStep() }, 'ok', summaryLine(s.summary!, s.plan));
+          return log({ ...s, step: mapStep() }, 'ok', summaryLine(s.summary!));
         case 'map':
           return advance(log(s, 'ok', mapLine(s.plan!)));
         case 'verify':
@@ -532,6 +525,7 @@ export function reducer(s: WizardState, a: Action): WizardState {
       const q = questionByKey(s, a.key);
       if (!q) return s;
       let next: WizardState = s;
+      let shown = a.value;
       if (q.kind === 'input-shape') {
         let shape: [number, number];
         try {
@@ -540,6 +534,7 @@ export function reducer(s: WizardState, a: Action): WizardState {
           return { ...s, step: { ...st, text: a.value, error: `'${a.value.trim()}' is not H,W: type two positive integers, e.g. 224,224` } };
         }
         next = { ...s, inputShape: shape };
+        shown = shape.join(',');
       } else if (q.kind === 'target') {
         if (!isTargetName(a.value)) return s;
         next = { ...s, target: a.value };
@@ -547,7 +542,7 @@ export function reducer(s: WizardState, a: Action): WizardState {
         if (!q.decision.spec.options.some((o) => o.id === a.value)) return s;
         next = { ...s, decisions: { ...s.decisions, [a.key]: a.value } };
       }
-      next = log({ ...next, answered: [...s.answered.filter((k) => k !== a.key), a.key] }, 'ok', answerLine(s, q, a.value));
+      next = log({ ...next, answered: [...s.answered.filter((k) => k !== a.key), a.key] }, 'ok', answerLine(q, shown));
       return withEffect({ ...next, step: { ...st, planning: true, error: undefined } }, { kind: 'plan' });
     }
 

@@ -925,6 +925,7 @@ export async function buildKerasReference(file: KerasH5, options: ReferenceOptio
     ...(c.reason ? { reason: c.reason } : {}),
   }));
 
+  let disposed = false;
   return {
     model,
     inputs: inputs.map(({ name, shape }) => ({ name, shape })),
@@ -934,6 +935,7 @@ export async function buildKerasReference(file: KerasH5, options: ReferenceOptio
     notes: [...norm.notes],
     predictAll(given: Tensor[]): Map<string, Tensor> {
       const result = new Map<string, Tensor>();
+      if (disposed) throw new Error('predictAll: the Keras reference was disposed');
       if (!model) return result;
       if (given.length !== inputs.length) throw new UserError(`the model has ${inputs.length} input${inputs.length === 1 ? '' : 's'}, ${given.length} given`);
       const xs = given.map((t, i) => toTf(tf, t, inputs[i].shape, `input '${inputs[i].name}'`));
@@ -950,8 +952,16 @@ export async function buildKerasReference(file: KerasH5, options: ReferenceOptio
       return result;
     },
     dispose() {
+      if (disposed) return;
+      disposed = true;
       model?.dispose();
-      for (const c of calls) if (c.layer && !c.output) (c.layer as any).dispose?.();
+      for (const c of calls)
+        if (c.layer && !c.output)
+          try {
+            (c.layer as any).dispose?.();
+          } catch {
+            /* shared with a built call, already disposed with the model */
+          }
     },
   };
 }

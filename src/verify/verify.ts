@@ -367,6 +367,8 @@ export function resizeBilinear(t: Tensor, oh: number, ow: number): Tensor {
 interface NetInfo {
   /** Input blobs with their dims (null when the prototxt gives none). */
   inputs: { name: string; dims: number[] | null }[];
+  /** Every layer but the inputs, in order. */
+  layers: { name: string; type: string; bottoms: string[]; tops: string[] }[];
   /** Every top, in order of first appearance. */
   tops: string[];
   /** Blobs no layer consumes (in-place rewrites do not count as consuming). */
@@ -460,10 +462,12 @@ export function netInfo(prototxt: string, source = 'prototxt'): NetInfo {
   const tops: string[] = [];
   const seenTop = new Set<string>();
   const consumed = new Set<string>();
+  const list: NetInfo['layers'] = [];
   for (const l of layers) {
     const type = strs(l, 'type')[0] ?? '';
     const t = strs(l, 'top');
     const b = strs(l, 'bottom');
+    if (type !== 'Input' && type !== 'INPUT') list.push({ name: strs(l, 'name')[0] ?? '', type, bottoms: b, tops: t });
     for (const x of b) if (!t.includes(x)) consumed.add(x);
     if (type === 'Input' || type === 'INPUT') {
       const shp = msgs(l, 'input_param').flatMap((p) => msgs(p, 'shape')).map((s) => strs(s, 'dim').map(Number));
@@ -477,7 +481,7 @@ export function netInfo(prototxt: string, source = 'prototxt'): NetInfo {
   }
   const inputNames = new Set(inputs.map((x) => x.name));
   const outputs = tops.filter((x) => !consumed.has(x) && !inputNames.has(x));
-  return { inputs, tops, outputs };
+  return { inputs, layers: list, tops, outputs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -487,13 +491,15 @@ function elapsed(t: number): number {
   return (performance.now() - t) / 1000;
 }
 
-async function runCaffe(prototxt: string, caffemodel: Uint8Array, inputs: { name: string; tensor: Tensor }[], blobs: string[], source: string): Promise<Map<string, Tensor>> {
+class CaffeRunError extends UserError {}
+
+async function runCaffe(prototxt: string, caffemodel: Uint8Array, inputs: { name: string; tensor: Tensor }[], keys: string[], source: string): Promise<Map<string, Tensor>> {
   const { runCaffeInOpenCV } = await import('./opencvNet.js');
   try {
-    return await runCaffeInOpenCV(prototxt, caffemodel, inputs, blobs);
+    return await runCaffeInOpenCV(prototxt, caffemodel, inputs, keys);
   } catch (e) {
     const msg = String((e as Error)?.message ?? e).split('\n')[0];
-    if ((e as Error)?.name === 'OpenCVError') throw new UserError(`${source}: ${msg.replace(/^OpenCV: /, 'OpenCV DNN: ')}`);
+    if ((e as Error)?.name === 'OpenCVError') throw new CaffeRunError(`${source}: ${msg.replace(/^OpenCV: /, 'OpenCV DNN: ')}`);
     throw e;
   }
 }
@@ -502,7 +508,10 @@ interface Wanted {
   name: string;
   kind: 'output' | 'layer';
   className: string;
+  /** The Caffe blob compared with (for display). */
   blob: string;
+  /** What to ask OpenCV for: a blob name (its last writer), or `@layer` (that layer's own output). */
+  key: string;
   layout: BlobLayout;
   /** Alternative layout to try (pair mode: a Flatten compared in Caffe's C,H,W order). */
   alt?: BlobLayout;
@@ -544,8 +553,19 @@ interface RunPlan {
   skipped: { name: string; reason: string }[];
   notCompared: { name: string; reason: string }[];
   mode: VerificationReport['mode'];
-  /** Every top of the net except the inputs. */
-  netTops: string[];
+  notes: string[];
+  fallbackError?: string;
+  /** Every top of the net except the inputs, and `@name` of every layer with a top. */
+  netKeys: string[];
+}
+
+/** What to request to keep every layer's own output (see execute). */
+function allKeys(net: NetInfo): string[] {
+  const inputs = new Set(net.inputs.map((i) => i.name));
+  const names = new Map<string, number>();
+  for (const l of net.layers) names.set(l.name, (names.get(l.name) ?? 0) + 1);
+  const layerKeys = net.layers.filter((l) => l.tops.length && l.name && names.get(l.name) === 1).map((l) => `@${l.name}`);
+  return [...net.tops.filter((t) => !inputs.has(t)), ...layerKeys];
 }
 
 async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source: string): Promise<VerificationReport> {
@@ -580,11 +600,27 @@ async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source:
     });
     // OpenCV DNN fuses layers (Convolution + BatchNorm/Scale/activation) and lets the inputs of a
     // Concat write into its output; a requested blob whose layer was fused away or redirected then
-    // holds stale memory. Requesting every top keeps every layer's own output, so the per-layer
-    // figures are those of the unfused net (as real Caffe runs it).
+    // holds stale memory. Requesting every top and every layer's own output keeps them all, so the
+    // per-layer figures are those of the unfused net (as real Caffe runs it). Should OpenCV refuse
+    // that request, fall back to fewer blobs, then to the outputs only.
     const perLayer = wanted.some((w) => w.kind === 'layer');
-    const blobs = [...new Set([...wanted.map((w) => w.blob), ...(perLayer ? rp.netTops : [])])];
-    const caffeValues = blobs.length ? await runCaffe(opts.prototxt, opts.caffemodel, caffeInputs, blobs, source) : new Map<string, Tensor>();
+    const outputKeys = wanted.filter((w) => w.kind === 'output').map((w) => w.key);
+    const wantedKeys = wanted.map((w) => w.key);
+    const attempts = perLayer ? [[...wantedKeys, ...rp.netKeys], [...wantedKeys, ...rp.netKeys.filter((k) => !k.startsWith('@'))], outputKeys] : [outputKeys];
+    let caffeValues = new Map<string, Tensor>();
+    for (let i = 0; i < attempts.length; i++) {
+      const keys = [...new Set(attempts[i])];
+      if (!keys.length) break;
+      try {
+        caffeValues = await runCaffe(opts.prototxt, opts.caffemodel, caffeInputs, keys, source);
+        if (i === 1) rp.notes.push('OpenCV could not return every layer\'s own output: fused layers may show as failing');
+        if (i === 2) rp.notes.push(`OpenCV could not return the intermediate blobs (${rp.fallbackError ?? 'error'}): outputs only`);
+        break;
+      } catch (e) {
+        if (!(e instanceof CaffeRunError) || i === attempts.length - 1) throw e;
+        if (i === 0) rp.fallbackError = e.message;
+      }
+    }
     const caffeSeconds = elapsed(t);
 
     progress('comparing');
@@ -593,9 +629,9 @@ async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source:
     const outputRows: VerificationRow[] = [];
     for (const w of wanted) {
       const k = kerasValues.get(w.name)!;
-      const c = caffeValues.get(w.blob);
+      const c = caffeValues.get(w.key);
       if (!c) {
-        (w.kind === 'output' ? rp.notCompared : rp.skipped).push({ name: w.name, reason: `OpenCV returned no blob '${w.blob}'` });
+        (w.kind === 'output' ? rp.notCompared : rp.skipped).push({ name: w.name, reason: `OpenCV returned no value for blob '${w.blob}'` });
         continue;
       }
       const row = compareRow(w, k, c, tol);
@@ -606,7 +642,7 @@ async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source:
     const complete = rp.notCompared.length === 0 && outputRows.length > 0;
     const passed = complete && outputRows.every((r) => r.passed);
     const firstFailingLayer = layerRows.find((r) => !r.passed)?.name ?? outputRows.find((r) => !r.passed)?.name ?? null;
-    const notes = [...reference.notes];
+    const notes = [...reference.notes, ...rp.notes];
     if (passed && layerRows.some((r) => !r.passed)) notes.push(`the outputs agree, but layer '${firstFailingLayer}' is over the tolerance`);
     return {
       passed,
@@ -671,12 +707,12 @@ export async function verifyConversion(opts: VerifyConversionOptions): Promise<V
       }
       if (!tops.has(ref.blob)) continue;
       if (net.inputs.some((i) => i.name === ref.blob)) continue;
-      wanted.push({ name: l.name, kind: 'layer', className: l.className, blob: ref.blob, layout: ref.layout });
+      wanted.push({ name: l.name, kind: 'layer', className: l.className, blob: ref.blob, key: ref.blob, layout: ref.layout });
     }
   const byName = new Map(reference.layers.map((l) => [l.name, l]));
   for (const o of plan.outputs) {
     const name = o.tensor.replace(/:\d+$/, '');
-    wanted.push({ name, kind: 'output', className: byName.get(name)?.className ?? '?', blob: o.blob, layout: o.layout });
+    wanted.push({ name, kind: 'output', className: byName.get(name)?.className ?? (plan.inputs.some((x) => x.name === name) ? 'InputLayer' : '?'), blob: o.blob, key: o.blob, layout: o.layout });
   }
   const specs: InputSpec[] = plan.inputs.map((p) => ({ name: p.name, shape: [...p.kerasShape] }));
   if (reference.inputs.length !== specs.length) {
@@ -684,7 +720,7 @@ export async function verifyConversion(opts: VerifyConversionOptions): Promise<V
     throw new UserError(`the Keras reference has ${reference.inputs.length} inputs, the plan ${specs.length}`);
   }
   return execute(
-    { reference, referenceSeconds: seconds, specs, caffeInputs: plan.inputs.map((p) => p.blob), wanted, skipped, notCompared, mode: 'conversion', netTops: net.tops.filter((t) => !net.inputs.some((i) => i.name === t)) },
+    { reference, referenceSeconds: seconds, specs, caffeInputs: plan.inputs.map((p) => p.blob), wanted, skipped, notCompared, mode: 'conversion', notes: [], netKeys: allKeys(net) },
     opts,
     started,
     'the written Caffe net',
@@ -759,7 +795,8 @@ export async function verifyPair(opts: VerifyPairOptions): Promise<VerificationR
     else
       kOut.forEach((o, i) => {
         const alt = flattenAlt(o);
-        wanted.push({ name: o, kind: 'output', className: byName.get(o)?.className ?? '?', blob: outByName ? o : net.outputs[i], layout: { kind: 'nchw' }, ...(alt ? { alt } : {}) });
+        const blob = outByName ? o : net.outputs[i];
+        wanted.push({ name: o, kind: 'output', className: byName.get(o)?.className ?? '?', blob, key: blob, layout: { kind: 'nchw' }, ...(alt ? { alt } : {}) });
       });
 
     // layers, by name
@@ -767,14 +804,29 @@ export async function verifyPair(opts: VerifyPairOptions): Promise<VerificationR
     const tops = new Set(net.tops);
     const inputNames = new Set(net.inputs.map((c) => c.name));
     const outputNames = new Set(kOut);
+    // A Keras layer X matches the Caffe layer named X writing blob X (its own output, even when
+    // later in-place layers overwrite the blob), else the blob X, else the (in-place) layer named X.
+    const layerCount = new Map<string, number>();
+    for (const c of net.layers) layerCount.set(c.name, (layerCount.get(c.name) ?? 0) + 1);
+    const caffeLayer = (n: string) => (layerCount.get(n) === 1 ? net.layers.find((c) => c.name === n && c.tops.length > 0) : undefined);
     if (opts.layers !== false)
       for (const l of reference.layers) {
-        if (l.className === 'InputLayer' || outputNames.has(l.name) || !tops.has(l.name) || inputNames.has(l.name)) continue;
+        if (l.className === 'InputLayer' || outputNames.has(l.name) || inputNames.has(l.name)) continue;
+        const own = caffeLayer(l.name);
+        let blob: string;
+        let key: string;
+        if (tops.has(l.name)) {
+          blob = l.name;
+          key = own && own.tops[0] === l.name ? `@${l.name}` : l.name;
+        } else if (own) {
+          blob = own.tops[0];
+          key = `@${l.name}`;
+        } else continue;
         const alt = flattenAlt(l.name);
-        wanted.push({ name: l.name, kind: 'layer', className: l.className, blob: l.name, layout: { kind: 'nchw' }, ...(alt ? { alt } : {}) });
+        wanted.push({ name: l.name, kind: 'layer', className: l.className, blob, key, layout: { kind: 'nchw' }, ...(alt ? { alt } : {}) });
       }
     const report = await execute(
-      { reference, referenceSeconds: seconds, specs, caffeInputs: order.map((j) => net.inputs[j].name), wanted, skipped, notCompared, mode: 'pair', netTops: net.tops.filter((t) => !inputNames.has(t)) },
+      { reference, referenceSeconds: seconds, specs, caffeInputs: order.map((j) => net.inputs[j].name), wanted, skipped, notCompared, mode: 'pair', notes: [], netKeys: allKeys(net) },
       opts,
       started,
       opts.caffemodelName ? `${ptxName} + ${opts.caffemodelName}` : ptxName,
