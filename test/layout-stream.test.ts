@@ -15,7 +15,8 @@ import {
   permuteFlattenRowsHwcToChw,
 } from '../src/core/layout.js';
 import { tensor, type Tensor } from '../src/core/tensor.js';
-import { fileTensor, holdLayerArena, SCRATCH_FLOATS, sourceOf, type ElementSource } from '../src/core/weightBuffers.js';
+import { countNonFinite, fileTensor, holdLayerArena, knownNonFinite, SCRATCH_FLOATS, sourceOf, type ElementSource } from '../src/core/weightBuffers.js';
+import { blobNonFinite } from '../src/core/session.js';
 
 function seq(shape: number[]): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -175,6 +176,29 @@ describe('one-pass layout transforms', () => {
     flipKernelHW(k);
     denseToInnerProduct(tensor([36, 5], k.data), [3, 3, 4]);
     expect(arr(k)).toEqual(before);
+  });
+});
+
+describe('NaN/Inf counts taken while streaming', () => {
+  it('match a plain count, for transformed and for loaded file-backed weights', () => {
+    const k = seq([3, 3, 6, 10]);
+    k.data[5] = NaN;
+    k.data[77] = Infinity;
+    k.data[300] = -Infinity;
+    const w = hwioToOihw(backed(k).t);
+    expect(knownNonFinite(w.data)).toBe(3);
+    expect(blobNonFinite(w.data)).toBe(3);
+    const d = denseToInnerProduct(backed(tensor([54, 10], k.data)).t, [3, 3, 6]);
+    expect(knownNonFinite(d.data)).toBe(3);
+    const loaded = backed(k).t.data;
+    expect(knownNonFinite(loaded)).toBe(3);
+    // in memory: no recorded count, the writer's check counts itself
+    const m = hwioToOihw(k);
+    expect(knownNonFinite(m.data)).toBeUndefined();
+    expect(blobNonFinite(m.data)).toBe(3);
+    expect(countNonFinite(new Float32Array([1, NaN, 2, Infinity, 3]))).toBe(2);
+    expect(countNonFinite(new Float32Array([3.4e38, 3.4e38, -3.4e38]))).toBe(0);
+    expect(countNonFinite(new Float32Array(0))).toBe(0);
   });
 });
 

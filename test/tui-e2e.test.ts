@@ -4,7 +4,7 @@
  * must produce byte-identical prototxt and caffemodel.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,7 +99,9 @@ let sock = '';
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'k2c-tui-e2e-'));
   if (existsSync(DEMO)) {
-    model = DEMO;
+    // A private copy: the fixtures may be regenerated while the test runs.
+    model = join(work, 'demo.h5');
+    copyFileSync(DEMO, model);
     stem = 'demo';
   } else {
     console.log('tui-e2e: fixtures/demo.h5 is not there yet; using a generated test model');
@@ -140,7 +142,8 @@ describe('keras2caffe wizard end to end', () => {
 
     const out = join(work, 'out');
     const replay = join(work, 'replay');
-    execFileSync('mkdir', ['-p', out, replay]);
+    mkdirSync(out);
+    mkdirSync(replay);
     const exitFile = join(work, 'exit-code');
     sock = `k2c-e2e-${process.pid}`;
     const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });

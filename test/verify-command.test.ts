@@ -8,7 +8,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { decodePng, netInfo, randomInput, resizeBilinear } from '../src/verify/verify.js';
+import { decodePng, netInfo, randomInput, resizeBilinear, verifyPair } from '../src/verify/verify.js';
+import { buildKerasGraph } from '../src/keras/modelGraph.js';
+import { buildNet, planConversion } from '../src/core/planner.js';
+import { writePrototxt } from '../src/caffe/prototxt.js';
+import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
+import { tensor } from '../src/core/tensor.js';
+import { fakeKerasH5, functionalModel, input, layer, seededValues } from './helpers/fakeKeras.js';
 import { compareValues, kerasInCaffeOrder } from '../src/verify/compare.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -93,6 +99,36 @@ describe('verify building blocks', () => {
     expect(compareValues(a.data, randomInput([4, 4, 3], 2).data).maxAbs).toBeGreaterThan(0.1);
     // HWC → CHW
     expect([...kerasInCaffeOrder({ shape: [1, 2, 2], data: Float32Array.of(1, 2, 3, 4) }, { kind: 'nchw' })!]).toEqual([1, 3, 2, 4]);
+  });
+});
+
+describe('verifyPair (any Keras/Caffe pair, matched by name)', () => {
+  const rnd = (shape: number[], seed: number, scale = 0.5) => tensor(shape, seededValues(shape.reduce((a, b) => a * b, 1), seed, scale));
+  const config = functionalModel([
+    input('x', [5, 5, 2]),
+    layer('c1', 'Conv2D', { filters: 3, kernel_size: [3, 3], padding: 'same', activation: 'linear', use_bias: true }, ['x']),
+    layer('r1', 'Activation', { activation: 'relu' }, ['c1']),
+    layer('p', 'GlobalAveragePooling2D', {}, ['r1']),
+    layer('d', 'Dense', { units: 4, activation: 'softmax', use_bias: true }, ['p']),
+  ]);
+  const file = fakeKerasH5({ c1: { kernel: rnd([3, 3, 2, 3], 1), bias: rnd([3], 2) }, d: { kernel: rnd([3, 4], 3), bias: rnd([4], 4) } }, { modelConfig: config });
+  const plan = planConversion(buildKerasGraph(config), file, { target: 'caffe-1.0' });
+  const net = buildNet(plan);
+
+  it('compares a pair made elsewhere, with in-place layers (as many tools write them)', async () => {
+    // rewrite the net as other converters do: ReLU in place on the convolution's blob
+    const relu = net.layers.find((l) => l.type === 'ReLU' && l.name === 'r1')!;
+    const convTop = relu.bottom[0];
+    for (const l of net.layers) l.bottom = l.bottom.map((b) => (b === 'r1' ? convTop : b));
+    relu.top = [convTop];
+    const r = await verifyPair({ model: file, prototxt: writePrototxt(net), caffemodel: encodeCaffemodel(net) });
+    expect(r.passed).toBe(true);
+    // c1 is the convolution's own output, r1 the in-place ReLU's, both read from blob 'c1'
+    const rows = Object.fromEntries(r.rows.map((x) => [x.name, x]));
+    expect(rows.c1.blob).toBe(convTop);
+    expect(rows.r1.blob).toBe(convTop);
+    expect(rows.c1.passed && rows.r1.passed && rows.p.passed).toBe(true);
+    expect(r.rows.at(-1)!.kind).toBe('output');
   });
 });
 

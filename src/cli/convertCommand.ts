@@ -19,6 +19,7 @@ import {
 import { isTargetName, TARGETS, DEFAULT_TARGET } from '../core/targets.js';
 import { list, parseArgs, str } from './args.js';
 import { formatTable, humanBytes } from './format.js';
+import { oneLine } from './main.js';
 
 export const CONVERT_HELP = `Usage: keras2caffe convert MODEL.h5 [options]
 
@@ -89,7 +90,7 @@ function decideHint(l: Plan['layers'][number]): string {
     .map((d) => ({ key: d.key, others: d.spec.options.map((o) => o.id).filter((id) => id !== d.chosen) }))
     .filter((h) => h.others.length > 0)
     .map((h) => `--decide ${/^[\w:./-]+$/.test(h.key) ? h.key : JSON.stringify(h.key)}=${h.others.join('|')}`);
-  return hints.length ? ` (choose with ${hints.join(' and ')})` : '';
+  return hints.length ? ` (to choose: ${hints.join(' and ')})` : '';
 }
 
 /** One line naming every layer that blocks the conversion. */
@@ -191,7 +192,7 @@ export async function convertCommand(argv: string[]): Promise<number> {
         : undefined,
     });
     report.files = savePlan ? { ...files, plan: savePlan } : files;
-    for (const w of warnings) if (!json) process.stderr.write(`keras2caffe: warning: ${w}\n`);
+    for (const w of warnings) if (!json) process.stderr.write(`keras2caffe: warning: ${oneLine(w)}\n`);
     out(`wrote ${files.prototxt} and ${files.caffemodel} (${humanBytes(files.caffemodelBytes)})${savePlan ? ` and ${savePlan}` : ''}\n`);
     out(`Caffe inputs: ${plan.inputs.map((p) => `${p.blob} ${JSON.stringify(p.caffeShape)}`).join(', ')}; outputs: ${plan.outputs.map((p) => `${p.blob} ${JSON.stringify(p.caffeShape)}`).join(', ')}\n`);
 

@@ -27,10 +27,18 @@ export function writeErr(line: string): void {
   process.stderr.write(`keras2caffe: ${line}\n`);
 }
 
+/**
+ * A message as one line: line breaks and other control characters (which a layer name in a
+ * damaged or hostile file may hold) are written as escapes, e.g. `\n`, `\x1b`.
+ */
+export function oneLine(message: string): string {
+  return message.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
 /** Turns any error into the exit code and a one-line message. */
 export function reportError(err: unknown): number {
   if (err instanceof UserError) {
-    writeErr(err.message.split('\n')[0]);
+    writeErr(oneLine(err.message));
     return err.exitCode;
   }
   const e = err as { exitCode?: number; message?: string; name?: string };

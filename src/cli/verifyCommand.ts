@@ -75,6 +75,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
 
   const ptxBytes = readInputFile(prototxtPath, 'prototxt');
   const caffemodel = readInputFile(caffemodelPath, 'caffemodel');
+  if (caffemodel.length === 0) throw new UserError(`${caffemodelPath} is empty; give the .caffemodel that goes with ${basename(prototxtPath)}`);
   if (looksBinary(ptxBytes))
     throw new UserError(`${prototxtPath} is not a text prototxt (binary data${/\.caffemodel$/i.test(prototxtPath) ? '; the caffemodel and the prototxt are swapped?' : ''}); give NET.prototxt then NET.caffemodel`);
   if (caffemodel.length > 0 && !looksBinary(caffemodel) && /\blayers?\s*\{/.test(new TextDecoder().decode(caffemodel.subarray(0, 4096))))

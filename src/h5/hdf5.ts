@@ -24,8 +24,11 @@ export class H5FormatError extends Error {
 }
 
 const UNDEF = -1;
-const PAGE = 64 * 1024;
-const MAX_CACHED_PAGES = 256;
+/** Metadata is read in pages this big (object headers of datasets lie between their data). */
+const PAGE = 8 * 1024;
+const MAX_CACHED_PAGES = 2048;
+const UTF8 = new TextDecoder('utf-8');
+const ASCII = new TextDecoder('ascii');
 
 export interface H5Type {
   /** HDF5 datatype class: 0 integer, 1 float, 3 string, 9 variable-length. */
@@ -82,6 +85,50 @@ function uint(b: Uint8Array, o: number, n: number): number {
   if (!Number.isSafeInteger(v)) throw new H5Unsupported(`integer field of ${n} bytes is over 2^53`);
   return v;
 }
+
+/** Jenkins' lookup3 hashlittle (initval 0): HDF5's metadata checksum (H5_checksum_lookup3). */
+export function lookup3(k: Uint8Array): number {
+  let length = k.length;
+  let a = (0xdeadbeef + length) >>> 0;
+  let b = a;
+  let c = a;
+  const rot = (x: number, r: number) => ((x << r) | (x >>> (32 - r))) >>> 0;
+  let o = 0;
+  while (length > 12) {
+    a = (a + (k[o] | (k[o + 1] << 8) | (k[o + 2] << 16) | (k[o + 3] << 24))) >>> 0;
+    b = (b + (k[o + 4] | (k[o + 5] << 8) | (k[o + 6] << 16) | (k[o + 7] << 24))) >>> 0;
+    c = (c + (k[o + 8] | (k[o + 9] << 8) | (k[o + 10] << 16) | (k[o + 11] << 24))) >>> 0;
+    a = (a - c) >>> 0; a = (a ^ rot(c, 4)) >>> 0; c = (c + b) >>> 0;
+    b = (b - a) >>> 0; b = (b ^ rot(a, 6)) >>> 0; a = (a + c) >>> 0;
+    c = (c - b) >>> 0; c = (c ^ rot(b, 8)) >>> 0; b = (b + a) >>> 0;
+    a = (a - c) >>> 0; a = (a ^ rot(c, 16)) >>> 0; c = (c + b) >>> 0;
+    b = (b - a) >>> 0; b = (b ^ rot(a, 19)) >>> 0; a = (a + c) >>> 0;
+    c = (c - b) >>> 0; c = (c ^ rot(b, 4)) >>> 0; b = (b + a) >>> 0;
+    length -= 12;
+    o += 12;
+  }
+  if (length === 0) return c;
+  const at = (i: number, shift: number) => (i < length ? k[o + i] << shift : 0);
+  c = (c + ((at(8, 0) | at(9, 8) | at(10, 16) | at(11, 24)) >>> 0)) >>> 0;
+  b = (b + ((at(4, 0) | at(5, 8) | at(6, 16) | at(7, 24)) >>> 0)) >>> 0;
+  a = (a + ((at(0, 0) | at(1, 8) | at(2, 16) | at(3, 24)) >>> 0)) >>> 0;
+  c = (c ^ b) >>> 0; c = (c - rot(b, 14)) >>> 0;
+  a = (a ^ c) >>> 0; a = (a - rot(c, 11)) >>> 0;
+  b = (b ^ a) >>> 0; b = (b - rot(a, 25)) >>> 0;
+  c = (c ^ b) >>> 0; c = (c - rot(b, 16)) >>> 0;
+  a = (a ^ c) >>> 0; a = (a - rot(c, 4)) >>> 0;
+  b = (b ^ a) >>> 0; b = (b - rot(a, 14)) >>> 0;
+  c = (c ^ b) >>> 0; c = (c - rot(b, 24)) >>> 0;
+  return c;
+}
+
+/** Throws unless the 4 bytes after `body` are its lookup3 checksum (as HDF5 verifies them). */
+function checkChecksum(body: Uint8Array, stored: Uint8Array, what: string): void {
+  if (lookup3(body) !== u32(stored, 0)) throw new H5FormatError(`${what}: metadata checksum mismatch (corrupted file)`);
+}
+
+/** Most object-header continuation blocks and group B-tree nodes one file may use (loop guard). */
+const MAX_BLOCKS = 1 << 16;
 
 function signatureAt(b: Uint8Array, o: number, sig: string): boolean {
   for (let i = 0; i < sig.length; i++) if (b[o + i] !== sig.charCodeAt(i)) return false;
@@ -231,6 +278,8 @@ export class H5File {
       eof = uint(b, o, so);
       o += so;
       this.rootAddress = uint(b, o, so);
+      o += so;
+      checkChecksum(b.subarray(0, o), b.subarray(o, o + 4), 'superblock');
       this.base = base === UNDEF ? sbPos : base;
     } else throw new H5Unsupported(`superblock version ${version}`);
     if (![2, 4, 8].includes(this.so) || ![2, 4, 8].includes(this.sl)) throw new H5Unsupported(`offset/length sizes ${this.so}/${this.sl}`);
@@ -262,6 +311,7 @@ export class H5File {
     const blocks: [number, number][] = [[addr + 16, size]];
     let seen = 0;
     for (let bi = 0; bi < blocks.length && seen < count; bi++) {
+      if (bi > MAX_BLOCKS) throw new H5FormatError(`object header at ${addr}: too many continuation blocks`);
       const [start, len] = blocks[bi];
       const blk = this.bytes(start, len);
       let o = 0;
@@ -292,9 +342,13 @@ export class H5File {
     o += sizeBytes;
     const withOrder = (flags & 0x04) !== 0;
     const messages: Message[] = [];
-    // Chunk 0 messages: from `o` to chunk0 bytes later; then a 4-byte checksum.
+    // Chunk 0 messages: from `o` to chunk0 bytes later; then a 4-byte checksum of everything
+    // from the signature on. Continuation chunks: OCHK, messages, checksum.
+    const whole0 = this.bytes(addr, o + chunk0 + 4);
+    checkChecksum(whole0.subarray(0, o + chunk0), whole0.subarray(o + chunk0), `object header at ${addr}`);
     const blocks: [number, number][] = [[addr + o, chunk0]];
     for (let bi = 0; bi < blocks.length; bi++) {
+      if (bi > MAX_BLOCKS) throw new H5FormatError(`object header at ${addr}: too many continuation blocks`);
       const [start, len] = blocks[bi];
       const blk = this.bytes(start, len);
       let p = 0;
@@ -310,8 +364,10 @@ export class H5File {
         if (type === 0x10) {
           const caddr = uint(data, 0, this.so);
           const clen = uint(data, this.so, this.sl);
-          const sig = this.bytes(caddr, 4);
-          if (!signatureAt(sig, 0, 'OCHK')) throw new H5FormatError(`object header continuation at ${caddr}: no OCHK`);
+          if (clen < 8) throw new H5FormatError(`object header continuation at ${caddr}: length ${clen}`);
+          const whole = this.bytes(caddr, clen);
+          if (!signatureAt(whole, 0, 'OCHK')) throw new H5FormatError(`object header continuation at ${caddr}: no OCHK`);
+          checkChecksum(whole.subarray(0, clen - 4), whole.subarray(clen - 4), `object header continuation at ${caddr}`);
           blocks.push([caddr + 4, clen - 8]);
         } else messages.push({ type, flags: mflags, data });
       }
@@ -357,7 +413,9 @@ export class H5File {
     return h;
   }
 
-  private readSymbolTable(node: number, heap: Uint8Array, out: Map<string, number>): void {
+  private readSymbolTable(node: number, heap: Uint8Array, out: Map<string, number>, seen = new Set<number>()): void {
+    if (seen.has(node) || seen.size > MAX_BLOCKS) throw new H5FormatError(`group B-tree at ${node}: a cycle or too many nodes`);
+    seen.add(node);
     const so = this.so;
     const sl = this.sl;
     const headLen = 8 + 2 * so;
@@ -369,7 +427,7 @@ export class H5File {
     const body = this.bytes(node + headLen, used * (sl + so) + sl);
     for (let i = 0; i < used; i++) {
       const child = uint(body, i * (sl + so) + sl, so);
-      if (level > 0) this.readSymbolTable(child, heap, out);
+      if (level > 0) this.readSymbolTable(child, heap, out, seen);
       else this.readSymbolNode(child, heap, out);
     }
   }
@@ -388,7 +446,7 @@ export class H5File {
       if (cacheType === 2) throw new H5Unsupported('symbolic link in a symbol table');
       let end = nameOff;
       while (end < heap.length && heap[end] !== 0) end++;
-      out.set(new TextDecoder().decode(heap.subarray(nameOff, end)), obj);
+      out.set(UTF8.decode(heap.subarray(nameOff, end)), obj);
     }
   }
 
@@ -403,7 +461,7 @@ export class H5File {
     const lenBytes = 1 << (flags & 3);
     const nameLen = uint(d, o, lenBytes);
     o += lenBytes;
-    const name = new TextDecoder().decode(d.subarray(o, o + nameLen));
+    const name = UTF8.decode(d.subarray(o, o + nameLen));
     o += nameLen;
     if (linkType !== 0) throw new H5Unsupported(`link type ${linkType} (soft or external link)`);
     out.set(name, uint(d, o, this.so));
@@ -499,7 +557,7 @@ export class H5File {
       if (version >= 2 && d[1] & 0x03) throw new H5Unsupported('shared datatype or dataspace in an attribute');
       let nameEnd = o + nameSize;
       while (nameEnd > o && d[nameEnd - 1] === 0) nameEnd--;
-      const name = new TextDecoder().decode(d.subarray(o, nameEnd));
+      const name = UTF8.decode(d.subarray(o, nameEnd));
       o += pad(nameSize);
       const type = this.parseType(d, o);
       o += pad(typeSize);
@@ -516,7 +574,7 @@ export class H5File {
     for (const s of shape) n *= s;
     let values: unknown[] | ArrayLike<number>;
     if (type.cls === 3) {
-      const decoder = new TextDecoder(type.cset === 1 ? 'utf-8' : 'ascii');
+      const decoder = type.cset === 1 ? UTF8 : ASCII;
       const arr: string[] = [];
       for (let i = 0; i < n; i++) {
         const bytes = data.subarray(i * type.size, (i + 1) * type.size);
@@ -535,7 +593,7 @@ export class H5File {
         // h5wasm reads vlen strings as C strings: up to the first NUL.
         const z = bytes.indexOf(0);
         const s = z >= 0 ? bytes.subarray(0, z) : bytes;
-        arr.push(type.cset === 1 ? new TextDecoder().decode(s) : String.fromCharCode(...s));
+        arr.push(type.cset === 1 ? UTF8.decode(s) : latin1(s));
       }
       values = arr;
     } else values = this.numbers(data.subarray(0, n * type.size), type);
@@ -622,6 +680,13 @@ export class H5File {
     }
     throw new H5Unsupported(cls === 2 ? 'chunked dataset' : `data layout class ${cls}`);
   }
+}
+
+/** Bytes as characters 0–255 (Emscripten's AsciiToString, which h5wasm uses for ASCII vlen strings). */
+function latin1(b: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < b.length; i += 8192) out += String.fromCharCode(...b.subarray(i, i + 8192));
+  return out;
 }
 
 /** HDF5 orders link names by their bytes (strcmp). */

@@ -142,6 +142,12 @@ function retireH5wasm(inst: H5Instance): void {
   }
 }
 
+/** How many h5wasm instances were started, and the failures of the current one (for tests). */
+export async function h5wasmStats(): Promise<{ instances: number; failures: number; poisoned: boolean }> {
+  const inst = h5Current ? await h5Current.catch(() => null) : null;
+  return { instances: h5Generation, failures: inst?.failures ?? 0, poisoned: inst?.poisoned ?? false };
+}
+
 /** h5wasm is loaded on first use only (start-up time of the CLI); see H5Instance. */
 async function loadH5wasm(): Promise<H5Instance> {
   if (h5Current) {
@@ -371,7 +377,7 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>, inst: 
   if (rawConfig === null) {
     if ('layer_names' in rootAttrs || 'layer_names0' in rootAttrs)
       throw new ModelFileError(
-        `${path} holds weights only (saved with save_weights), no model_config; save the whole model with model.save("model.h5")`,
+        `${path} is a weights-only file (saved with save_weights, no model_config); save the whole model with model.save("model.h5")`,
       );
     throw new ModelFileError(`${path} is an HDF5 file but not a Keras model (no model_config attribute); save it with model.save("model.h5")`);
   }

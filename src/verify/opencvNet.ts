@@ -242,10 +242,40 @@ interface PtxLayer {
 type PtxValue = string | PtxMessage;
 type PtxMessage = Map<string, PtxValue[]>;
 
+/**
+ * The text of a protobuf text-format string literal (without its quotes): C escapes (`\n`,
+ * `\t`, `\"`, `\\`, ...), octal `\NNN` and hex `\xHH` bytes, decoded as UTF-8 (how
+ * prototxt.ts writes non-ASCII names, and how protobuf's TextFormat reads them).
+ */
+function unescapeCString(s: string): string {
+  const bytes: number[] = [];
+  const simple: Record<string, number> = { n: 10, r: 13, t: 9, a: 7, b: 8, f: 12, v: 11 };
+  for (let i = 0; i < s.length; i++) {
+    const c = String.fromCodePoint(s.codePointAt(i)!);
+    if (c !== '\\' || i + 1 >= s.length) {
+      bytes.push(...Buffer.from(c, 'utf8'));
+      i += c.length - 1;
+      continue;
+    }
+    const e = s[++i];
+    const oct = /^[0-7]{1,3}/.exec(s.slice(i, i + 3));
+    const hex = e === 'x' ? /^[0-9a-fA-F]{1,2}/.exec(s.slice(i + 1, i + 3)) : null;
+    if (oct) {
+      bytes.push(parseInt(oct[0], 8) & 0xff);
+      i += oct[0].length - 1;
+    } else if (hex) {
+      bytes.push(parseInt(hex[0], 16));
+      i += hex[0].length;
+    } else if (e in simple) bytes.push(simple[e]);
+    else bytes.push(...Buffer.from(e, 'utf8'));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
 function parsePrototxt(text: string): PtxMessage {
   const tokens = text.match(/#[^\n]*|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[{}<>:;,\[\]]|[^\s{}<>:;,\[\]"'#]+/g) ?? [];
   let i = 0;
-  const unquote = (t: string) => (t[0] === '"' || t[0] === "'" ? t.slice(1, -1).replace(/\\(.)/g, '$1') : t);
+  const unquote = (t: string) => (t[0] === '"' || t[0] === "'" ? unescapeCString(t.slice(1, -1)) : t);
   const next = () => {
     while (i < tokens.length && tokens[i].startsWith('#')) i++;
     return tokens[i];

@@ -491,16 +491,31 @@ function elapsed(t: number): number {
   return (performance.now() - t) / 1000;
 }
 
-class CaffeRunError extends UserError {}
+/** OpenCV could not run the net; `retryable` when only the set of requested blobs was the problem. */
+class CaffeRunError extends UserError {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
 
 async function runCaffe(prototxt: string, caffemodel: Uint8Array, inputs: { name: string; tensor: Tensor }[], keys: string[], source: string): Promise<Map<string, Tensor>> {
   const { runCaffeInOpenCV } = await import('./opencvNet.js');
   try {
     return await runCaffeInOpenCV(prototxt, caffemodel, inputs, keys);
   } catch (e) {
-    const msg = String((e as Error)?.message ?? e).split('\n')[0];
-    if ((e as Error)?.name === 'OpenCVError') throw new CaffeRunError(`${source}: ${msg.replace(/^OpenCV: /, 'OpenCV DNN: ')}`);
-    throw e;
+    if ((e as Error)?.name !== 'OpenCVError') throw e;
+    let msg = String((e as Error).message ?? e)
+      .split('\n')[0]
+      .replace(/^OpenCV: /, 'OpenCV DNN: ')
+      .replace(/forward to \[[^\]]{60,}\] failed/, 'forward failed');
+    const retryable = /no layer found for|has no blob named|Requested blob not found|requested id=-1 not found/i.test(msg);
+    const missing = /Can't create layer "[^"]*" of type "([^"]+)"/.exec(msg);
+    if (missing) msg += `; OpenCV DNN has no '${missing[1]}' layer, so this net cannot be verified here`;
+    else if (/blobs\.empty\(\)|blobs\.size\(\)|weightsMat|Assertion failed/.test(msg)) msg += ' (do the prototxt and the caffemodel belong together?)';
+    throw new CaffeRunError(`${source}: ${msg}`, retryable);
   }
 }
 
@@ -512,6 +527,8 @@ interface Wanted {
   blob: string;
   /** What to ask OpenCV for: a blob name (its last writer), or `@layer` (that layer's own output). */
   key: string;
+  /** Pair mode, in-place blobs: the other reading (the blob after its in-place layers). */
+  altKey?: string;
   layout: BlobLayout;
   /** Alternative layout to try (pair mode: a Flatten compared in Caffe's C,H,W order). */
   alt?: BlobLayout;
@@ -605,7 +622,7 @@ async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source:
     // that request, fall back to fewer blobs, then to the outputs only.
     const perLayer = wanted.some((w) => w.kind === 'layer');
     const outputKeys = wanted.filter((w) => w.kind === 'output').map((w) => w.key);
-    const wantedKeys = wanted.map((w) => w.key);
+    const wantedKeys = wanted.flatMap((w) => (w.altKey ? [w.key, w.altKey] : [w.key]));
     const attempts = perLayer ? [[...wantedKeys, ...rp.netKeys], [...wantedKeys, ...rp.netKeys.filter((k) => !k.startsWith('@'))], outputKeys] : [outputKeys];
     let caffeValues = new Map<string, Tensor>();
     for (let i = 0; i < attempts.length; i++) {
@@ -617,7 +634,7 @@ async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source:
         if (i === 2) rp.notes.push(`OpenCV could not return the intermediate blobs (${rp.fallbackError ?? 'error'}): outputs only`);
         break;
       } catch (e) {
-        if (!(e instanceof CaffeRunError) || i === attempts.length - 1) throw e;
+        if (!(e instanceof CaffeRunError) || !e.retryable || i === attempts.length - 1) throw e;
         if (i === 0) rp.fallbackError = e.message;
       }
     }
@@ -634,16 +651,24 @@ async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source:
         (w.kind === 'output' ? rp.notCompared : rp.skipped).push({ name: w.name, reason: `OpenCV returned no value for blob '${w.blob}'` });
         continue;
       }
-      const row = compareRow(w, k, c, tol);
+      let row = compareRow(w, k, c, tol);
+      const other = w.altKey ? caffeValues.get(w.altKey) : undefined;
+      if (other && !row.passed) {
+        const alt = compareRow(w, k, other, tol);
+        if (alt.maxAbs !== null && (row.maxAbs === null || alt.maxAbs < row.maxAbs)) row = { ...alt, note: alt.note ?? `blob '${w.blob}' after its in-place layers` };
+      }
       (w.kind === 'output' ? outputRows : layerRows).push(row);
     }
     const compareSeconds = elapsed(t);
     const rows = [...layerRows, ...outputRows];
     const complete = rp.notCompared.length === 0 && outputRows.length > 0;
-    const passed = complete && outputRows.every((r) => r.passed);
+    // A conversion's plan says which blob holds each Keras layer, so every layer row counts. A pair
+    // from elsewhere is matched by names only: its outputs decide, layer rows point at the cause.
+    const passed = complete && outputRows.every((r) => r.passed) && (rp.mode === 'pair' || layerRows.every((r) => r.passed));
     const firstFailingLayer = layerRows.find((r) => !r.passed)?.name ?? outputRows.find((r) => !r.passed)?.name ?? null;
     const notes = [...reference.notes, ...rp.notes];
-    if (passed && layerRows.some((r) => !r.passed)) notes.push(`the outputs agree, but layer '${firstFailingLayer}' is over the tolerance`);
+    if (outputRows.every((r) => r.passed) && layerRows.some((r) => !r.passed))
+      notes.push(`the outputs agree, but layer '${firstFailingLayer}' is over the tolerance${rp.mode === 'pair' ? ' (matched by name only)' : ''}`);
     return {
       passed,
       complete,
@@ -815,15 +840,17 @@ export async function verifyPair(opts: VerifyPairOptions): Promise<VerificationR
         const own = caffeLayer(l.name);
         let blob: string;
         let key: string;
+        let altKey: string | undefined;
         if (tops.has(l.name)) {
           blob = l.name;
           key = own && own.tops[0] === l.name ? `@${l.name}` : l.name;
+          if (key !== blob) altKey = blob;
         } else if (own) {
           blob = own.tops[0];
           key = `@${l.name}`;
         } else continue;
         const alt = flattenAlt(l.name);
-        wanted.push({ name: l.name, kind: 'layer', className: l.className, blob, key, layout: { kind: 'nchw' }, ...(alt ? { alt } : {}) });
+        wanted.push({ name: l.name, kind: 'layer', className: l.className, blob, key, ...(altKey ? { altKey } : {}), layout: { kind: 'nchw' }, ...(alt ? { alt } : {}) });
       }
     const report = await execute(
       { reference, referenceSeconds: seconds, specs, caffeInputs: order.map((j) => net.inputs[j].name), wanted, skipped, notCompared, mode: 'pair', notes: [], netKeys: allKeys(net) },
@@ -877,10 +904,15 @@ export function formatVerification(r: VerificationReport): string {
     shown = r.rows.filter((x) => keep.has(x));
     hidden = r.rows.length - shown.length;
   }
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
   let prevIndex = -1;
   for (const x of shown) {
     const idx = r.rows.indexOf(x);
-    if (hidden && idx > prevIndex + 1) lines.push(`  … ${idx - prevIndex - 1} more layers within tolerance (--json lists every row)`);
+    if (hidden && idx > prevIndex + 1) {
+      const gap = r.rows.slice(prevIndex + 1, idx);
+      const bad = gap.filter((y) => !y.passed).length;
+      lines.push(`  … ${plural(gap.length, 'more layer')} ${bad ? `(${bad} over tolerance)` : 'within tolerance'}; --json lists every row`);
+    }
     prevIndex = idx;
     const top = x.top1 ? (x.top1.agree ? `= ${x.top1.keras}` : `${x.top1.keras}≠${x.top1.caffe}`) : '';
     lines.push(row(x.kind, x.name, shapeLabel(x.shape), x.maxAbs === null ? '—' : formatError(x.maxAbs), x.maxRel === null ? '—' : formatError(x.maxRel), top, x.passed ? 'ok' : 'FAIL'));
@@ -893,10 +925,9 @@ export function formatVerification(r: VerificationReport): string {
   const layers = r.rows.filter((x) => x.kind === 'layer');
   const s = r.seconds;
   const time = `time: ${s.total.toFixed(1)} s (tfjs build ${s.reference.toFixed(1)} s, Keras ${s.keras.toFixed(1)} s, Caffe ${s.caffe.toFixed(1)} s, compare ${s.compare.toFixed(1)} s)`;
-  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
   const lp = layers.filter((x) => x.passed).length;
   if (r.passed) {
-    lines.push(`PASSED: ${plural(outs.length, 'output')} within tolerance, ${lp}/${plural(layers.length, 'layer')} agree`);
+    lines.push(`PASSED: ${plural(outs.length, 'output')} within tolerance${layers.length ? `, ${lp}/${plural(layers.length, 'layer')} agree` : ''}`);
   } else if (!r.complete) {
     lines.push(`NOT VERIFIED: ${plural(r.notCompared.length || 1, 'output')} could not be compared`);
     if (r.firstFailingLayer) lines.push(`  and layer '${r.firstFailingLayer}' is over the tolerance`);

@@ -177,12 +177,14 @@ export function renameLayer(d: KerasDump, from: string, to: string): void {
   };
   d.config = walk(d.config);
   d.layerNames = d.layerNames.map((n) => (n === from ? to : n));
-  const g = d.groups.get(from);
-  if (g) {
-    d.groups.delete(from);
-    const rename = (w: string) => (w.startsWith(`${from}/`) ? `${to}/${w.slice(from.length + 1)}` : w);
-    d.groups.set(to, { weightNames: g.weightNames.map(rename), datasets: new Map([...g.datasets].map(([n, ds]) => [rename(n), ds])) });
-  }
+  // Weight names are `<layer>/<weight>:0`, also inside the group of a nested model.
+  const rename = (w: string) => w.split('/').map((p, i, all) => (p === from && i < all.length - 1 ? to : p)).join('/');
+  d.groups = new Map(
+    [...d.groups].map(([name, g]) => [
+      name === from ? to : name,
+      { weightNames: g.weightNames.map(rename), datasets: new Map([...g.datasets].map(([n, ds]) => [rename(n), ds])) },
+    ]),
+  );
 }
 
 /** Builds every bad input of the robustness tests in `dir`; name → path. */
@@ -344,6 +346,14 @@ export async function makeBadFiles(dir: string): Promise<Record<string, string>>
     nested.config = inner;
   }
   out.deepModels = await writeKeras(join(dir, 'nested-1000-models.h5'), nested);
+  {
+    // 100 levels: under the JSON depth limit, over the nesting limit of the graph builder.
+    let inner = nested.config;
+    for (let i = 0; i < 900; i++) inner = inner.config.layers[0];
+    const shallower = cloneDump(dump);
+    shallower.config = inner;
+    out.nestedModels = await writeKeras(join(dir, 'nested-100-models.h5'), shallower);
+  }
 
   const deepJson = cloneDump(dump);
   {
