@@ -22,7 +22,7 @@
  *
  * Options: --runs N (default 5), --vgg-runs N (default: --runs), --oracle-runs N (default 3),
  *          --only resnet50,vgg16, --no-oracle, --cache file|all|warm (default file; --warm = warm),
- *          --json FILE (default .cache/bench/results.json)
+ *          --json FILE (default .cache/bench/results.json), --cli PATH (another build's bin/keras2caffe.js)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import {
@@ -46,7 +46,9 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = join(ROOT, '.cache', 'bench');
 const OUT = join(CACHE, 'out');
-const CLI = join(ROOT, 'bin', 'keras2caffe.js');
+/** --cli PATH benchmarks another build of the tool (e.g. a checkout of an older version). */
+const cliArg = process.argv.indexOf('--cli');
+const CLI = cliArg > 0 && process.argv[cliArg + 1] ? resolve(process.argv[cliArg + 1]) : join(ROOT, 'bin', 'keras2caffe.js');
 const ORACLE = resolve(ROOT, '..', 'shared', 'oracle', 'run');
 
 // ---------------------------------------------------------------------------------------------
@@ -326,12 +328,12 @@ async function benchStartup() {
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('not built: run `npm run build` (npm run bench builds first)');
+  if (!existsSync(join(dirname(dirname(CLI)), 'dist', 'cli', 'main.js'))) throw new Error('not built: run `npm run build` (npm run bench builds first)');
   mkdirSync(OUT, { recursive: true });
   writeRssHook();
   const cpu = cpus();
   const machine = `${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, ${process.platform}`;
-  console.log(`keras2caffe benchmark — ${machine}`);
+  console.log(`keras2caffe benchmark — ${machine}${CLI !== join(ROOT, 'bin', 'keras2caffe.js') ? ` — tool: ${relative(ROOT, CLI)}` : ''}`);
   console.log(`page cache: ${CACHE_TEXT}`);
   const results = { date: new Date().toISOString(), machine, cache: CACHE_MODE, cacheText: CACHE_TEXT, models: [], startup: null };
   if (MODELS.length && ensureModels()) for (const m of MODELS) results.models.push(await benchModel(m));

@@ -94,6 +94,7 @@ function overridesFor(plan0: Plan, replan: (d: Record<string, string>) => Plan):
 let work = '';
 let model = '';
 let stem = '';
+let label = '';
 let sock = '';
 
 beforeAll(async () => {
@@ -103,10 +104,12 @@ beforeAll(async () => {
     model = join(work, 'demo.h5');
     copyFileSync(DEMO, model);
     stem = 'demo';
+    label = 'fixtures/demo.h5';
   } else {
     console.log('tui-e2e: fixtures/demo.h5 is not there yet; using a generated test model');
     model = join(work, 'tui_e2e.h5');
     stem = 'tui_e2e';
+    label = 'the generated test model';
     await writeTestModel(model);
   }
   // The executable runs the compiled dist/; build it from the current sources.
@@ -137,7 +140,7 @@ describe('keras2caffe wizard end to end', () => {
     }
     for (const [, o] of overrides)
       console.warn(
-        `tui-e2e: NOTE ${model} proposes an option for ${o.key} that leaves the plan unconvertible, so Enter alone stops at Verify; this run chooses '${o.option}' there. The demo needs a convertible default (issue 4).`,
+        `tui-e2e: NOTE ${label} proposes an option for ${o.key} that leaves the plan unconvertible, so Enter alone stops at Verify; this run chooses '${o.option}' there. The demo needs a convertible default (issue 4).`,
       );
 
     const out = join(work, 'out');

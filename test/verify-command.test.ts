@@ -130,6 +130,30 @@ describe('verifyPair (any Keras/Caffe pair, matched by name)', () => {
     expect(rows.c1.passed && rows.r1.passed && rows.p.passed).toBe(true);
     expect(r.rows.at(-1)!.kind).toBe('output');
   });
+
+  it('reads a Keras conv with a fused activation from the blob after its in-place ReLU', async () => {
+    const cfg = functionalModel([
+      input('x', [5, 5, 2]),
+      layer('c2', 'Conv2D', { filters: 3, kernel_size: [3, 3], padding: 'same', activation: 'relu', use_bias: true }, ['x']),
+      layer('g', 'GlobalMaxPooling2D', {}, ['c2']),
+    ]);
+    const f = fakeKerasH5({ c2: { kernel: rnd([3, 3, 2, 3], 5), bias: rnd([3], 6) } }, { modelConfig: cfg });
+    const n = buildNet(planConversion(buildKerasGraph(cfg), f, { target: 'caffe-1.0' }));
+    // as another tool writes it: Convolution "c2" → ReLU "c2_relu" in place on blob "c2"
+    const conv = n.layers.find((l) => l.type === 'Convolution')!;
+    const relu = n.layers.find((l) => l.type === 'ReLU')!;
+    conv.name = 'c2';
+    conv.top = ['c2'];
+    relu.name = 'c2_relu';
+    relu.bottom = ['c2'];
+    relu.top = ['c2'];
+    for (const l of n.layers) if (l !== relu && l !== conv) l.bottom = l.bottom.map((b) => (b === relu.top[0] || b.startsWith('c2') ? 'c2' : b));
+    const r = await verifyPair({ model: f, prototxt: writePrototxt(n), caffemodel: encodeCaffemodel(n) });
+    expect(r.passed).toBe(true);
+    const row = r.rows.find((x) => x.name === 'c2')!;
+    expect(row.passed).toBe(true);
+    expect(row.note).toMatch(/after its in-place layers/);
+  });
 });
 
 describe('keras2caffe verify (CLI)', () => {

@@ -244,12 +244,24 @@ function buildGraph(modelConfig: KerasConfigNode, opts: BuildOptions): KerasGrap
       const nodes = l.inbound_nodes ?? [];
       nodes.forEach((n: any, nodeIndex: number) => pending.push({ layer: l, nodeIndex, refs: callRefs(n, l.name) }));
     }
+    // Keras 2 and tf.keras number a nested model's calls from 1: node 0 is the model's own
+    // internal node (keras/engine/network.py get_config: "Networks start with a pre-existing
+    // node linking their input to output"). Keras 3 numbers them from 0. Tell by the references.
+    const nodeOffset = new Map<string, number>();
+    const allRefs = [...pending.flatMap((p) => p.refs), ...parts.output_layers];
+    for (const l of parts.layers) {
+      if (!MODEL_CLASSES.has(l.class_name)) continue;
+      const used = allRefs.filter((r) => r[0] === l.name).map((r) => r[1]);
+      const calls = (l.inbound_nodes ?? []).length;
+      nodeOffset.set(l.name, used.length > 0 && used.every((n) => n >= 1 && n <= calls) ? 1 : 0);
+    }
+    const refKey = (r: Ref) => key([r[0], r[1] - (nodeOffset.get(r[0]) ?? 0), r[2]]);
     let progress = true;
     while (pending.length && progress) {
       progress = false;
       for (let i = 0; i < pending.length; i++) {
         const call = pending[i];
-        const ins = call.refs.map((r) => local.get(key(r)));
+        const ins = call.refs.map((r) => local.get(refKey(r)));
         if (ins.some((t) => t === undefined)) continue;
         for (const r of call.refs)
           if (!byName.has(r[0])) bad(`layer '${call.layer.name}' takes input from unknown layer '${r[0]}'`);
@@ -281,12 +293,12 @@ function buildGraph(modelConfig: KerasConfigNode, opts: BuildOptions): KerasGrap
     }
     if (pending.length) {
       const call = pending[0];
-      const missing = call.refs.find((r) => !local.has(key(r)))!;
+      const missing = call.refs.find((r) => !local.has(refKey(r)))!;
       if (!byName.has(missing[0])) bad(`layer '${call.layer.name}' takes input from unknown layer '${missing[0]}'`);
       bad(`layer '${call.layer.name}' depends on a cycle or a missing node of '${missing[0]}'`);
     }
     const outputs = parts.output_layers.map((r) => {
-      const t = local.get(key(r));
+      const t = local.get(refKey(r));
       if (!t) bad(`output '${r[0]}' of model '${parts.name}' is not produced by any layer`);
       return t;
     });

@@ -696,6 +696,8 @@ export async function buildKerasReference(file: KerasH5, options: ReferenceOptio
   const knownClass = (c: string) => c in classMap || c === 'Model' || c === 'Functional';
   const top = file.modelConfig as KerasConfigNode;
   if (!MODEL_CLASSES.has(top.class_name)) throw new UserError(`the top-level model class '${top.class_name}' is not a Keras Model or Sequential`);
+  if (/^1\./.test(file.kerasVersion ?? '') || /"(nb_filter|border_mode|nb_row|output_dim)"/.test(JSON.stringify(top)))
+    throw new UserError('this is a Keras 1 model, which the verification cannot rebuild; load it in Keras 2 and save it again with model.save("model.h5")');
   const keras3 = /^3\./.test(file.kerasVersion ?? '') || JSON.stringify(top).includes('"__keras_tensor__"');
   const norm: Normaliser = { keras3, notes: new Set() };
   const theano = (file.backend ?? '').toLowerCase() === 'theano';
