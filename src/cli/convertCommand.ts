@@ -221,7 +221,15 @@ export async function convertCommand(argv: string[]): Promise<number> {
     }
     report.ok = exit === 0;
     if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    if (exit === 3) process.stderr.write(`keras2caffe: verification failed: an output is over the tolerance ${tol}\n`);
+    if (exit === 3) {
+      const v = report.verification as { complete: boolean; firstFailingLayer: string | null };
+      const why = !v.complete
+        ? 'not every output could be compared'
+        : v.firstFailingLayer
+          ? `layer '${v.firstFailingLayer}' is the first over the tolerance ${tol}`
+          : `an output is over the tolerance ${tol}`;
+      process.stderr.write(`keras2caffe: verification failed: ${why}; the files are written, check the table above\n`);
+    }
     return exit;
   } finally {
     model.file.close();
