@@ -199,7 +199,7 @@ describe(`fuzz: ${COUNT} seeded mutations of the fixtures (seed 0x${SEED.toStrin
     const messages = new Map<string, number>();
     for (const o of outcomes)
       if (o.code === 2) {
-        const gist = o.stderr.replace(/\/\S+\/m\d+\.h5/g, 'FILE').replace(/m\d+\.h5/g, 'FILE').replace(/\d+/g, 'N').trim();
+        const gist = o.stderr.replace(/\/\S+\/m\d+\.h5/g, 'FILE').replace(/\b\d+\b/g, 'N').trim();
         messages.set(gist, (messages.get(gist) ?? 0) + 1);
       }
     const stats = await h5wasmStats();

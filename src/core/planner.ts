@@ -68,6 +68,8 @@ export interface PlanOptions {
   /** Concrete [H, W] for image inputs whose Keras shape has unknown (None) dimensions. */
   inputShape?: [number, number];
   registry?: MappingRegistry;
+  /** A person is choosing (the wizard): unanswered decisions take their `proposed` option. */
+  interactive?: boolean;
 }
 
 function inputShapeOf(layer: KerasLayerCall): (number | null)[] {
@@ -211,7 +213,8 @@ export function planConversion(graph: KerasGraph, file: KerasH5 | null, options:
       decide(spec) {
         const key = `${layer.name}:${spec.id}`;
         const wanted = userDecisions[key];
-        const chosen = wanted !== undefined && spec.options.some((o) => o.id === wanted) ? wanted : spec.default;
+        const fallback = options.interactive && spec.proposed ? spec.proposed : spec.default;
+        const chosen = wanted !== undefined && spec.options.some((o) => o.id === wanted) ? wanted : fallback;
         decisions.push({ key, spec, chosen });
         return chosen;
       },

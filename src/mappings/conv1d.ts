@@ -115,8 +115,8 @@ export const conv1dMapping: LayerMapping = {
     const weights: WeightMapping[] = [
       {
         from: `kernel ${shapeText(kshape)} (k,in,out)${theano ? ' (Theano-flipped, unflipped first)' : ''}`,
-        to: `blobs[0] ${shapeText([co, ci, 1, k])} OIHW`,
-        transform: theano ? 'flipKernel1d, conv1dToOihw' : 'conv1dToOihw',
+        to: `blobs[0] ${shapeText(conv.kernelShape)} OIHW`,
+        transform: (theano ? 'flipKernel1d, conv1dToOihw' : 'conv1dToOihw') + conv.kernelTransform,
       },
     ];
     if (useBias) weights.push({ from: `bias (${co})`, to: `blobs[1] (${co})`, transform: 'copy' });

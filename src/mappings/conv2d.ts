@@ -3,7 +3,7 @@ import { flipKernelHW, hwioToOihw } from '../core/layout.js';
 import { tensor, type Tensor } from '../core/tensor.js';
 import { THEANO_FLIPPED_CLASSES } from '../keras/backend.js';
 import { activationLayers, mapped, outputRef, pair, refused, requireRank, shapeText, ShapeError } from './common.js';
-import { addPads, isSymmetric, isZero, kerasPads, padDiagram, padsText, validOutput, zeroPadLayer } from './padding.js';
+import { addPads, effectiveKernel, isSymmetric, isZero, kerasPads, padDiagram, padsText, validOutput, zeroPadLayer } from './padding.js';
 import type { LayerMapping, MappingContext, MappingResult, Pads, WeightMapping } from './types.js';
 
 export interface ConvGeometry {
@@ -55,6 +55,45 @@ export function growKernelForPads(k: Tensor, p: Pads): Tensor {
   return out;
 }
 
+/**
+ * Leading and trailing kernel taps of one axis that read only padding in every output window of
+ * a Caffe convolution (input n, symmetric pad p, kernel k, dilation d, stride s), as [leading,
+ * trailing]; [0, 0] unless dropping them (pad p − leading·d, kernel k − leading − trailing) keeps
+ * Caffe's output size and every window's taps on real pixels.
+ */
+export function deadTaps(n: number, p: number, k: number, d: number, s: number): [number, number] {
+  const out = Math.floor((n + 2 * p - effectiveKernel(k, d)) / s) + 1;
+  const live = (i: number) => {
+    for (let j = 0; j < out; j++) {
+      const x = j * s - p + i * d;
+      if (x >= 0 && x < n) return true;
+    }
+    return false;
+  };
+  let a = 0;
+  while (a < k && !live(a)) a++;
+  if (a === k) return [0, 0];
+  let b = 0;
+  while (!live(k - 1 - b)) b++;
+  const fits = (l: number, t: number) => p - l * d >= 0 && Math.floor((n + 2 * (p - l * d) - effectiveKernel(k - l - t, d)) / s) + 1 === out;
+  if (fits(a, b)) return [a, b];
+  const m = Math.min(a, b);
+  return fits(m, m) ? [m, m] : [0, 0];
+}
+
+/** Drops [leading, trailing] taps per spatial axis from a Caffe kernel (O, I, kh, kw). */
+export function trimKernel(k: Tensor, trim: [number, number][]): Tensor {
+  if (trim.every(([a, b]) => a + b === 0)) return k;
+  const [o, i, kh, kw] = k.shape;
+  const nh = kh - trim[0][0] - trim[0][1];
+  const nw = kw - trim[1][0] - trim[1][1];
+  const out = tensor([o, i, nh, nw]);
+  for (let c = 0; c < o * i; c++)
+    for (let y = 0; y < nh; y++)
+      for (let x = 0; x < nw; x++) out.data[(c * nh + y) * nw + x] = k.data[(c * kh + y + trim[0][0]) * kw + x + trim[1][0]];
+  return out;
+}
+
 export interface ConvEmitOptions {
   ctx: MappingContext;
   geometry: ConvGeometry;
@@ -71,6 +110,10 @@ export interface ConvEmitOptions {
 
 export interface ConvEmit {
   layers: CaffeLayer[];
+  /** The Caffe kernel blob's shape (grown by zero rows/columns where the padding needed it). */
+  kernelShape: number[];
+  /** `, growKernelForPads` when the kernel was grown, else ''. */
+  kernelTransform: string;
   params: [string, string][];
   notes: string[];
 }
@@ -118,7 +161,17 @@ export function emitConvolution(o: ConvEmitOptions): ConvEmit | string {
   } else if (!isZero(pads)) notes.push(`Padding ${padsText(pads)} is symmetric, so Caffe's pad_h=${pads[0]}, pad_w=${pads[2]} is exact.`);
   if (!isZero(pending)) notes.push(`The preceding ZeroPadding2D (${padsText(pending)}) is folded into this layer's padding.`);
 
-  const kshape = grow ? [o.kernelShape[0], o.kernelShape[1], o.kernelShape[2] + Math.abs(pads[1] - pads[0]), o.kernelShape[3] + Math.abs(pads[3] - pads[2])] : o.kernelShape;
+  const grownShape = grow ? [o.kernelShape[0], o.kernelShape[1], o.kernelShape[2] + Math.abs(pads[1] - pads[0]), o.kernelShape[3] + Math.abs(pads[3] - pads[2])] : o.kernelShape;
+  // Kernel taps that only ever read padding (a kernel larger than its padded input, e.g. 3×3
+  // 'same' on a 1×1 map) are dropped, with the padding reduced to match: the same output exactly,
+  // and it avoids OpenCV DNN's depthwise 3×3 fast path, which is wrong on 1×1 inputs.
+  const caffeIn: [number, number] = bottom === input.blob ? unpadded : [unpadded[0] + pads[0] + pads[1], unpadded[1] + pads[2] + pads[3]];
+  const trim = [0, 1].map((ax) => deadTaps(caffeIn[ax], caffePad[ax], grownShape[2 + ax], g.dilation[ax], g.strides[ax]));
+  if (trim.some(([a, b]) => a + b > 0)) {
+    caffePad = [caffePad[0] - trim[0][0] * g.dilation[0], caffePad[1] - trim[1][0] * g.dilation[1]];
+    notes.push(`Kernel rows/columns that only ever see padding are dropped (top ${trim[0][0]}, bottom ${trim[0][1]}, left ${trim[1][0]}, right ${trim[1][1]}) and Caffe pads ${caffePad.join('×')}: the same output exactly.`);
+  }
+  const kshape = [grownShape[0], grownShape[1], grownShape[2] - trim[0][0] - trim[0][1], grownShape[3] - trim[1][0] - trim[1][1]];
   const cp: Record<string, unknown> = { num_output: o.numOutput };
   if (!o.biasTerm) cp.bias_term = false;
   if (caffePad[0] === caffePad[1] && kshape[2] === kshape[3]) {
@@ -147,12 +200,14 @@ export function emitConvolution(o: ConvEmitOptions): ConvEmit | string {
     blobShapes: o.biasTerm ? [kshape, [o.numOutput]] : [kshape],
     blobs: () => {
       const w = o.weights();
-      const kernel = grow ? growKernelForPads(w.kernel, pads) : w.kernel;
+      const kernel = trimKernel(grow ? growKernelForPads(w.kernel, pads) : w.kernel, trim);
       return w.bias ? [kernel, w.bias] : [kernel];
     },
   });
   return {
     layers,
+    kernelShape: kshape,
+    kernelTransform: grow ? ', growKernelForPads' : '',
     params: [
       ['filters', 'num_output'],
       ['kernel_size', grow ? 'kernel_size (grown by zero rows/columns)' : 'kernel_size / kernel_h, kernel_w'],
@@ -214,8 +269,8 @@ export const conv2dMapping: LayerMapping = {
     const weights: WeightMapping[] = [
       {
         from: `kernel ${shapeText(kshape)} HWIO${ctx.backend === 'theano' ? ' (Theano-flipped, unflipped first)' : ''}`,
-        to: `blobs[0] ${shapeText([co, ci, kh, kw])} OIHW`,
-        transform: ctx.backend === 'theano' ? 'flipKernelHW, hwioToOihw' : 'hwioToOihw',
+        to: `blobs[0] ${shapeText(conv.kernelShape)} OIHW`,
+        transform: (ctx.backend === 'theano' ? 'flipKernelHW, hwioToOihw' : 'hwioToOihw') + conv.kernelTransform,
       },
     ];
     if (useBias) weights.push({ from: `bias (${co})`, to: `blobs[1] (${co})`, transform: 'copy' });

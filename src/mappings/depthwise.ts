@@ -119,7 +119,7 @@ export const depthwiseConv2dMapping: LayerMapping = {
     const chain = activationLayers(act, convTop, out, (s) => ctx.name(s), ctx.target);
     if (typeof chain === 'string') return refused(chain);
     const weights: WeightMapping[] = [
-      { from: `depthwise_kernel ${shapeText(kshape)} (kh,kw,C,mult)`, to: `blobs[0] ${shapeText([co, 1, kh, kw])} OIHW, output c·mult+m`, transform: 'depthwiseToGroupedOihw' },
+      { from: `depthwise_kernel ${shapeText(kshape)} (kh,kw,C,mult)`, to: `blobs[0] ${shapeText(conv.kernelShape)} OIHW, output c·mult+m`, transform: `depthwiseToGroupedOihw${conv.kernelTransform}` },
     ];
     if (useBias) weights.push({ from: `bias (${co})`, to: `blobs[1] (${co})`, transform: 'copy' });
     return mapped([...conv.layers, ...chain.layers], [outputRef(out, ctx.outputShapes[0], chain.nonNegative)], {
@@ -193,7 +193,7 @@ export const separableConv2dMapping: LayerMapping = {
     const chain = activationLayers(act, pwTop, out, (s) => ctx.name(s), ctx.target);
     if (typeof chain === 'string') return refused(chain);
     const weights: WeightMapping[] = [
-      { from: `depthwise_kernel ${shapeText(kshape)} (kh,kw,C,mult)`, to: `${dwTop} blobs[0] ${shapeText([mid, 1, kh, kw])} OIHW`, transform: 'depthwiseToGroupedOihw' },
+      { from: `depthwise_kernel ${shapeText(kshape)} (kh,kw,C,mult)`, to: `${dwTop} blobs[0] ${shapeText(conv.kernelShape)} OIHW`, transform: `depthwiseToGroupedOihw${conv.kernelTransform}` },
       { from: `pointwise_kernel ${shapeText(pshape)} HWIO`, to: `${pwTop} blobs[0] ${shapeText([co, mid, 1, 1])} OIHW`, transform: 'hwioToOihw' },
     ];
     if (useBias) weights.push({ from: `bias (${co})`, to: `${pwTop} blobs[1] (${co})`, transform: 'copy' });

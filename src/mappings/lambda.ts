@@ -77,6 +77,8 @@ export function mapByHandler(ctx: MappingContext, stopReason: string, what: stri
     question: `${ctx.layer.className} '${ctx.layer.name}' (${fn}) has no Caffe equivalent. What should the converter do?`,
     options,
     default: 'stop',
+    // In the wizard, cutting before the layer keeps the part that converts exactly.
+    proposed: 'cut',
   });
   if (choice === 'cut') return { kind: 'cut', reason: `cut before ${ctx.layer.className} '${ctx.layer.name}', as chosen` };
   if (choice === 'identity') {

@@ -43,6 +43,11 @@ export interface DecisionSpec {
   question: string;
   options: DecisionOption[];
   default: string;
+  /**
+   * The option offered first when a person is asked (the wizard), where it differs from the
+   * headless default: e.g. `cut` for a Lambda, which headless conversion stops at unless told.
+   */
+  proposed?: string;
   /** A small text diagram (e.g. which rows/columns are padded in Keras vs Caffe). */
   diagram?: string;
 }

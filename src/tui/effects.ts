@@ -77,7 +77,7 @@ export function describeError(err: unknown): { message: string; exitCode: number
 }
 
 export function planOptionsOf(s: Pick<WizardState, 'target' | 'decisions' | 'inputShape'>): PlanOptions {
-  return { target: s.target, decisions: { ...s.decisions }, ...(s.inputShape ? { inputShape: s.inputShape } : {}) };
+  return { target: s.target, decisions: { ...s.decisions }, interactive: true, ...(s.inputShape ? { inputShape: s.inputShape } : {}) };
 }
 
 function num(x: unknown): number | null {

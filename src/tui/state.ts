@@ -250,7 +250,7 @@ export function questionView(s: Pick<WizardState, 'target' | 'plan'>, q: Questio
     question: spec.question,
     options: spec.options,
     chosen: q.decision.chosen,
-    planDefault: spec.default,
+    planDefault: spec.proposed ?? spec.default,
     ...(spec.diagram ? { diagram: spec.diagram } : {}),
     exactness: true,
   };
