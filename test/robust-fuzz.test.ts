@@ -120,7 +120,7 @@ function startWatchdog(state: Float64Array, currentFile: string): Worker {
         writeSync(2, '\\nrobust-fuzz watchdog: a convert run has blocked for over ${HANG_MS / 1000} s: ' + what + '; killing the test process\\n');
         process.kill(process.pid, 'SIGKILL');
       }
-    }, 500).unref();
+    }, 500); // keeps the watchdog thread alive until terminate()
   `;
   const w = new Worker(code, { eval: true, workerData: { sab: state.buffer, currentFile } });
   w.unref();

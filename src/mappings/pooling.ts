@@ -101,7 +101,10 @@ function mapPooling(ctx: MappingContext): MappingResult {
   // Caffe pads symmetrically. With pad = begin + m·stride, Caffe's window j + m starts where
   // TensorFlow's window j does; the m leading and any trailing extra outputs are sliced off.
   const begin = caffePadFor(zp);
-  const useFloor = padding === 'valid' && zp.every((x) => x === 0) && ctx.target.features.has('pooling.round_mode');
+  // round_mode only where Caffe's default CEIL would give an extra row/column (else the net stays
+  // loadable by Caffe 1.0 and OpenCV DNN too).
+  const ceilTooBig = axes.some((a) => caffePooledSize(real[a], k[a], s[a], 0, 'ceil') > [oh, ow][a]);
+  const useFloor = padding === 'valid' && zp.every((x) => x === 0) && ctx.target.features.has('pooling.round_mode') && ceilTooBig;
   const round = useFloor ? 'floor' : 'ceil';
   const want = [oh, ow];
   const pad: [number, number] = [0, 0];
