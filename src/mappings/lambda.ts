@@ -53,7 +53,7 @@ export function mapByHandler(ctx: MappingContext, stopReason: string, what: stri
   const fn = describeFunction(ctx.layer);
   const stored = storedOutputShape(ctx.config);
   const options: DecisionOption[] = [
-    { id: 'stop', label: 'Stop: report the layer as unsupported', exact: true, detail: 'nothing is converted' },
+    { id: 'stop', label: 'Stop: report the layer as unsupported', exact: false, error: 'nothing can be written while the layer is unsupported' },
   ];
   const identityOk = ctx.inputs.length === 1 && input !== undefined && input.layout.kind === 'nchw' && !(input.pendingPad && input.pendingPad.some((x) => x)) && (!stored || sameShape(stored, input.shape));
   if (identityOk)
