@@ -16,7 +16,7 @@
  * forces h5wasm.
  */
 import { existsSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { devNull } from 'node:os';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { ModelFileError, UserError } from '../core/errors.js';
 import { elementCount, type Tensor } from '../core/tensor.js';
 import { fileTensor } from '../core/weightBuffers.js';
@@ -61,153 +61,12 @@ export interface KerasConfigNode {
   [key: string]: any;
 }
 
-type H5Module = typeof import('h5wasm/node');
-
-/**
- * One h5wasm instance: an Emscripten module with its own wasm heap and HDF5 library state.
- *
- * Facts about h5wasm 0.10 (HDF5 2.0) on damaged files, found by probing it:
- * - By default HDF5 prints its error stack on fd 2 (bypassing process.stderr) and the failing
- *   call returns a negative id that h5wasm does not check (`new File()` "succeeds"; later calls
- *   then run on invalid ids). So we switch on h5wasm's throwing error handler: every HDF5
- *   failure throws an Error whose message is the error stack, and nothing is printed.
- * - Each such throw skips HDF5's own clean-up after the handler: a failed open leaks its file
- *   descriptor (closed by us, see `newStreams`), and library state leaks too: after ~2,200
- *   failed calls one instance traps ("null function or function signature mismatch"). An
- *   instance is therefore retired after MAX_FAILURES_PER_INSTANCE failures.
- * - A wasm trap or abort() (assertion in the C code) leaves the library in an unknown state:
- *   the instance is "poisoned" and retired. abort() also prints "Aborted(...)" through
- *   console.error: our onAbort hook throws first, so it never prints.
- * - A new instance is a fresh import of h5wasm's ES module under another URL (its `ready`
- *   instantiates a new wasm module, ~40 ms). ES modules cannot be unloaded, so a retired
- *   instance's heap (~20 MB) stays allocated: retirement is for damaged files only.
- */
-interface H5Instance {
-  mod: H5Module;
-  /** HDF5 calls that failed on this instance. */
-  failures: number;
-  /** A wasm trap or abort happened: no new file is opened with this instance. */
-  poisoned: boolean;
-  /** Files opened through this instance and not closed yet. */
-  openFiles: number;
-}
-
-/** h5wasm aborted (C assertion or abort()): the instance is unusable. */
-class H5wasmAbort extends Error {
-  override name = 'H5wasmAbort';
-}
-
-const MAX_FAILURES_PER_INSTANCE = 200;
-let h5Current: Promise<H5Instance> | null = null;
-let h5Generation = 0;
-
-function h5wasmUrl(): string {
-  return import.meta.resolve('h5wasm/node');
-}
-
-async function instantiateH5wasm(): Promise<H5Instance> {
-  const generation = h5Generation++;
-  const mod: H5Module = generation === 0 ? await import('h5wasm/node') : await import(/* @vite-ignore */ `${h5wasmUrl()}?instance=${generation}`);
-  await mod.ready;
-  const inst: H5Instance = { mod, failures: 0, poisoned: false, openFiles: 0 };
-  const M = mod.Module as unknown as { activate_throwing_error_handler(): number; onAbort?: (what: unknown) => void; FS: { streams: unknown[] } };
-  M.activate_throwing_error_handler();
-  M.onAbort = (what: unknown) => {
-    inst.poisoned = true;
-    throw new H5wasmAbort(`h5wasm aborted: ${String(what)}`);
-  };
-  // HDF5 may still write to its stderr (fd 2 of the wasm FS, which is the process's fd 2).
-  const stderrStream = M.FS.streams[2] as { nfd?: number } | undefined;
-  if (stderrStream && typeof stderrStream.nfd === 'number' && !process.env.KERAS2CAFFE_DEBUG) {
-    try {
-      stderrStream.nfd = openSync(devNull, 'w');
-    } catch {
-      /* keep fd 2 */
-    }
-  }
-  return inst;
-}
-
-/** Closes the descriptors a retired instance still holds (its heap stays, see H5Instance). */
-function retireH5wasm(inst: H5Instance): void {
-  const FS = inst.mod.FS as unknown as { streams: ({ fd: number } | null | undefined)[]; close(s: unknown): void } | null;
-  for (const s of FS?.streams ?? []) {
-    if (s && s.fd > 2) {
-      try {
-        FS!.close(s);
-      } catch {
-        /* already closed */
-      }
-    }
-  }
-}
-
-/** How many h5wasm instances were started, and the failures of the current one (for tests). */
-export async function h5wasmStats(): Promise<{ instances: number; failures: number; poisoned: boolean }> {
-  const inst = h5Current ? await h5Current.catch(() => null) : null;
-  return { instances: h5Generation, failures: inst?.failures ?? 0, poisoned: inst?.poisoned ?? false };
-}
-
-/** h5wasm is loaded on first use only (start-up time of the CLI); see H5Instance. */
-async function loadH5wasm(): Promise<H5Instance> {
-  if (h5Current) {
-    const inst = await h5Current;
-    if (!inst.poisoned && inst.failures < MAX_FAILURES_PER_INSTANCE) return inst;
-    if (inst.openFiles === 0) retireH5wasm(inst);
-    h5Current = null;
-  }
-  h5Current = instantiateH5wasm();
-  h5Current.catch(() => {
-    h5Current = null;
-  });
-  return h5Current;
-}
-
 /** The one-line gist of an h5wasm failure: the innermost message of an HDF5 error stack. */
 function h5Detail(err: unknown): string {
   const text = typeof err === 'string' ? err : err instanceof Error ? err.message : String(err);
   const frames = [...text.matchAll(/#\d+: .*? in [\w.]+\(\): (.*)/g)].map((m) => m[1].trim());
   const gist = (frames.length ? frames[frames.length - 1] : text.split('\n').find((l) => l.trim() !== '') ?? '').trim();
   return gist ? ` (${gist.length > 160 ? `${gist.slice(0, 157)}...` : gist})` : '';
-}
-
-/**
- * Runs synchronous h5wasm work: stderr is silenced meanwhile (Emscripten prints heap and abort
- * messages through console.error), and any failure becomes a ModelFileError with `message`.
- */
-function h5call<T>(inst: H5Instance, message: () => string, fn: () => T): T {
-  const stderr = process.stderr;
-  const write = stderr.write;
-  if (!process.env.KERAS2CAFFE_DEBUG) stderr.write = (() => true) as typeof write;
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    inst.failures++;
-    if (err instanceof WebAssembly.RuntimeError || err instanceof H5wasmAbort || err instanceof RangeError) inst.poisoned = true;
-    throw new ModelFileError(`${message()}${h5Detail(err)}`);
-  } finally {
-    stderr.write = write;
-  }
-}
-
-/** Wasm FS streams opened since `before` (h5wasm's file descriptors), to close what HDF5 leaks. */
-function newStreams(inst: H5Instance, before: readonly unknown[]): unknown[] {
-  const streams = (inst.mod.FS as unknown as { streams: unknown[] } | null)?.streams ?? [];
-  return streams.filter((s, i) => s && s !== before[i]);
-}
-
-function closeStreams(inst: H5Instance, streams: unknown[]): void {
-  const FS = inst.mod.FS as unknown as { streams: unknown[]; close(s: unknown): void } | null;
-  if (!FS) return;
-  for (const s of streams) {
-    if (!FS.streams.includes(s)) continue;
-    try {
-      FS.close(s);
-    } catch {
-      /* already closed */
-    }
-  }
 }
 
 /**
@@ -298,18 +157,7 @@ function attrStringList(value: unknown): string[] {
   return [String(value)];
 }
 
-interface H5Node {
-  attrs: Record<string, { value: unknown }>;
-  keys?(): string[];
-  get?(name: string): unknown;
-}
-
-/** Reads an attribute that Keras may have split into NAME0, NAME1, ... */
-function readSplitStringList(node: H5Node, name: string): string[] | null {
-  const attrs = node.attrs;
-  return splitStringList((n) => n in attrs, (n) => attrs[n].value, name);
-}
-
+/** An attribute that Keras may have split into NAME0, NAME1, ... (save_attributes_to_hdf5_group). */
 function splitStringList(has: (n: string) => boolean, get: (n: string) => unknown, name: string): string[] | null {
   if (has(name)) return attrStringList(get(name));
   if (!has(`${name}0`)) return null;
@@ -329,53 +177,74 @@ export async function openKerasH5(path: string): Promise<KerasH5> {
     const native = openNative(path);
     if (native) return native;
   }
-  const inst = await loadH5wasm();
-  const h5 = inst.mod;
-  const before = [...((h5.FS as unknown as { streams: unknown[] } | null)?.streams ?? [])];
-  let file: InstanceType<H5Module['File']>;
+  return openWithH5wasm(path);
+}
+
+/** Synchronous access to one file open in the h5wasm worker. */
+interface H5Access {
+  attrNames(path: string): string[] | null;
+  attr(path: string, name: string): unknown;
+  keys(path: string): string[] | null;
+  dataset(path: string): { shape: number[]; itemSize: number; filtered: boolean } | null;
+  read(path: string, bytes: number): Float32Array | null;
+  close(): void;
+}
+
+function openWithH5wasm(path: string): KerasH5 {
+  const w = h5wasmWorker();
+  let fid: number;
   try {
-    file = h5call(inst, () => `${path} could not be opened as HDF5 (truncated or corrupted?); re-save the model`, () => new h5.File(path, 'r'));
+    fid = h5rpc(w, 'open', { path }) as number;
   } catch (err) {
-    closeStreams(inst, newStreams(inst, before));
-    throw err;
+    throw new ModelFileError(`${path} could not be opened as HDF5 (truncated or corrupted?); re-save the model${h5Detail(err)}`);
   }
-  const streams = newStreams(inst, before);
-  inst.openFiles++;
+  w.openFiles++;
   let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    try {
-      h5call(inst, () => 'close', () => file.close());
-    } catch {
-      /* already closed, or the instance is poisoned */
-    }
-    closeStreams(inst, streams);
-    inst.openFiles--;
+  const access: H5Access = {
+    attrNames: (p) => h5rpc(w, 'attrNames', { fid, path: p }),
+    attr: (p, name) => h5rpc(w, 'attr', { fid, path: p, name }),
+    keys: (p) => h5rpc(w, 'keys', { fid, path: p }),
+    dataset: (p) => h5rpc(w, 'dataset', { fid, path: p }),
+    // Reading takes time with the size: 1 s more per 25 MB.
+    read: (p, bytes) => h5rpc(w, 'read', { fid, path: p }, H5_CALL_TIMEOUT_MS + bytes / 25_000),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      w.openFiles--;
+      if (w.dead) return;
+      try {
+        h5rpc(w, 'close', { fid });
+      } catch {
+        /* the worker was stopped */
+      }
+      if (w.failures >= MAX_FAILURES_PER_WORKER && w.openFiles === 0) killWorker(w);
+    },
   };
   try {
-    return describeFile(path, file, inst, close);
+    return describeFile(path, access);
   } catch (err) {
-    close();
+    access.close();
     throw err;
   }
 }
 
-function describeFile(path: string, file: InstanceType<H5Module['File']>, inst: H5Instance, close: () => void): KerasH5 {
+function describeFile(path: string, h5: H5Access): KerasH5 {
   const fileSize = statSync(path).size;
-  const call = <T>(message: () => string, fn: () => T): T => h5call(inst, message, fn);
-  const rootAttrs = call(
-    () => `${path}: the HDF5 root is unreadable (truncated or corrupted?); re-save the model`,
-    () => file.attrs as Record<string, { value: unknown }>,
-  );
+  /** Runs h5wasm calls; a failure becomes a ModelFileError with `message` and HDF5's reason. */
+  const call = <T>(message: () => string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      throw new ModelFileError(`${message()}${h5Detail(err)}`);
+    }
+  };
+  const rootNames = call(() => `${path}: the HDF5 root is unreadable (truncated or corrupted?); re-save the model`, () => h5.attrNames('/')) ?? [];
   const readAttr = (name: string): unknown =>
-    call(
-      () => `${path}: attribute '${name}' is unreadable (corrupted file?); re-save the model`,
-      () => rootAttrs[name]?.value,
-    );
+    rootNames.includes(name) ? call(() => `${path}: attribute '${name}' is unreadable (corrupted file?); re-save the model`, () => h5.attr('/', name)) : undefined;
   const rawConfig = attrString(readAttr('model_config'));
   if (rawConfig === null) {
-    if ('layer_names' in rootAttrs || 'layer_names0' in rootAttrs)
+    if (rootNames.includes('layer_names') || rootNames.includes('layer_names0'))
       throw new ModelFileError(
         `${path} is a weights-only file (saved with save_weights, no model_config); save the whole model with model.save("model.h5")`,
       );
@@ -393,15 +262,16 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>, inst: 
   const kerasVersion = attrString(readAttr('keras_version'));
   const backend = attrString(readAttr('backend'));
 
-  const weightsRoot = call(
-    () => `${path}: the model_weights group is unreadable (corrupted file?); re-save the model`,
-    () => (file.keys().includes('model_weights') ? file.get('model_weights') : null) as H5Node | null,
-  );
-  const weightLayerNames = weightsRoot
-    ? call(
-        () => `${path}: the layer_names of model_weights are unreadable (corrupted file?); re-save the model`,
-        () => readSplitStringList(weightsRoot, 'layer_names') ?? [],
-      )
+  const hasWeights = call(() => `${path}: the model_weights group is unreadable (corrupted file?); re-save the model`, () => (h5.keys('/') ?? []).includes('model_weights'));
+  /** A group's split string-list attribute (layer_names, weight_names). */
+  const splitList = (group: string, name: string, message: () => string): string[] | null =>
+    call(message, () => {
+      const names = h5.attrNames(group);
+      if (!names) throw new Error('not a group');
+      return splitStringList((n) => names.includes(n), (n) => h5.attr(group, n), name);
+    });
+  const weightLayerNames = hasWeights
+    ? (splitList('/model_weights', 'layer_names', () => `${path}: the layer_names of model_weights are unreadable (corrupted file?); re-save the model`) ?? [])
     : [];
   const entryCache = new Map<string, WeightEntry[]>();
 
@@ -409,20 +279,15 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>, inst: 
     const cached = entryCache.get(layerGroup);
     if (cached) return cached;
     let entries: WeightEntry[] = [];
-    if (weightsRoot && weightLayerNames.includes(layerGroup)) {
+    if (hasWeights && weightLayerNames.includes(layerGroup)) {
+      const groupPath = `/model_weights/${layerGroup}`;
       const unreadableGroup = () => `${path}: weights group '${layerGroup}' is missing or unreadable; re-save the model`;
-      const group = call(unreadableGroup, () => (weightsRoot.get as (n: string) => unknown)(layerGroup) as H5Node | null);
-      if (!group || typeof group !== 'object' || !('attrs' in group)) throw new ModelFileError(unreadableGroup());
       // An empty weight_names attribute reads back as [''] in h5wasm.
-      const names = call(unreadableGroup, () => readSplitStringList(group, 'weight_names') ?? []).filter((n) => n !== '');
+      const names = (splitList(groupPath, 'weight_names', unreadableGroup) ?? []).filter((n) => n !== '');
       entries = names.map((name) => {
-        const dsPath = `/model_weights/${layerGroup}/${name}`;
+        const dsPath = `${groupPath}/${name}`;
         const unreadable = () => `${path}: weight '${name}' of layer '${layerGroup}' is missing or unreadable; re-save the model`;
-        const meta = call(unreadable, () => {
-          const ds = file.get(dsPath) as { shape: number[] | null; metadata: { size?: number }; filters: unknown[] } | null;
-          if (!ds || !('metadata' in ds) || !Array.isArray(ds.shape)) return null;
-          return { shape: [...ds.shape].map(Number), itemSize: Number(ds.metadata.size ?? 4), filtered: ds.filters.length > 0 };
-        });
+        const meta = call(unreadable, () => h5.dataset(dsPath));
         if (!meta) throw new ModelFileError(unreadable());
         checkDeclaredSize(path, name, meta.shape, meta.itemSize, meta.filtered, fileSize);
         return { name, shortName: shortWeightName(name), path: dsPath, shape: meta.shape };
@@ -436,16 +301,8 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>, inst: 
     const n = elementCount(entry.shape);
     if (!Number.isFinite(n) || n > MAX_DATASET_ELEMENTS)
       throw new ModelFileError(`${path}: weight '${entry.name}' declares ${n} elements, more than this tool reads; the file is corrupted or not a Keras model`);
-    const value = call(
-      () => `${path}: weight '${entry.name}' is unreadable (truncated or corrupted file?); re-save the model`,
-      () => (file.get(entry.path) as { value: unknown } | null)?.value,
-    );
-    let data: Float32Array;
-    if (value instanceof Float32Array) data = value;
-    else if (value instanceof Float64Array || value instanceof Int32Array || value instanceof Uint8Array || value instanceof Int16Array || value instanceof Uint16Array || value instanceof Int8Array || value instanceof Uint32Array)
-      data = Float32Array.from(value);
-    else if (typeof value === 'number') data = Float32Array.of(value);
-    else throw new ModelFileError(`${path}: weight '${entry.name}' is not a numeric array; the file is corrupted or not a Keras model`);
+    const data = call(() => `${path}: weight '${entry.name}' is unreadable (truncated or corrupted file?); re-save the model`, () => h5.read(entry.path, n * 4));
+    if (!data) throw new ModelFileError(`${path}: weight '${entry.name}' is not a numeric array; the file is corrupted or not a Keras model`);
     if (data.length !== n) throw new ModelFileError(`${path}: weight '${entry.name}' holds ${data.length} values for shape [${entry.shape}]; the file is corrupted`);
     return { shape: [...entry.shape], data };
   };
@@ -465,7 +322,7 @@ function describeFile(path: string, file: InstanceType<H5Module['File']>, inst: 
     weightEntries,
     readWeight,
     weightBytes,
-    close,
+    close: () => h5.close(),
   };
 }
 
@@ -484,6 +341,235 @@ function checkDeclaredSize(path: string, name: string, shape: number[], itemSize
   const bytes = n * (Number.isFinite(itemSize) && itemSize > 0 ? itemSize : 4);
   if (!filtered && bytes > fileSize)
     throw new ModelFileError(`${where} (${bytes} bytes) but the whole file has ${fileSize} bytes; the file is corrupted or truncated`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// h5wasm, in a worker thread
+
+/**
+ * h5wasm (the HDF5 C library compiled to wasm) runs in a worker thread, called synchronously
+ * (the KerasH5 methods are synchronous): the main thread posts a request and blocks in
+ * Atomics.wait until the worker answers, at most H5_CALL_TIMEOUT_MS. Why a worker:
+ *
+ * - HDF5 loops forever on some damaged files (found by test/robust-fuzz.test.ts: a damaged
+ *   object header makes reading a root attribute spin). In-process that hang could not be
+ *   interrupted; here the call times out, the worker is terminated, and the user gets a
+ *   ModelFileError.
+ * - Each HDF5 failure leaks library state when h5wasm's throwing error handler unwinds past
+ *   HDF5's clean-up (a failed open leaks its file descriptor; after ~2,200 failed calls one
+ *   instance traps), and a wasm trap or abort() leaves it in an unknown state. A worker with
+ *   too many failures, or after a trap, is terminated and its memory is freed; the next file
+ *   gets a new one.
+ * - Emscripten prints aborts and heap warnings with console.error, and HDF5 writes to fd 2:
+ *   the worker's console is silenced, its stdio is not piped to ours, and the wasm FS's fd 2 is
+ *   sent to the null device (unless KERAS2CAFFE_DEBUG is set).
+ *
+ * Facts about h5wasm 0.10 (HDF5 2.0) on damaged files, found by probing it: by default HDF5
+ * prints its error stack and the failing call returns a negative id that h5wasm does not check
+ * (`new File()` "succeeds" and later calls run on invalid ids). With the throwing error handler
+ * (activated below) every failure throws an Error whose message is the HDF5 error stack.
+ */
+const H5_CALL_TIMEOUT_MS = Number(process.env.KERAS2CAFFE_H5_TIMEOUT_MS ?? 3000);
+/** Extra time for the first call: the worker starts and instantiates h5wasm (~0.2 s). */
+const H5_LOAD_TIMEOUT_MS = 20_000;
+const MAX_FAILURES_PER_WORKER = 200;
+
+const WORKER_SOURCE = String.raw`
+const { workerData } = require('node:worker_threads');
+const { openSync } = require('node:fs');
+const { devNull } = require('node:os');
+const { port, sab, h5url, quiet } = workerData;
+const flag = new Int32Array(sab);
+if (quiet) for (const k of ['log', 'error', 'warn', 'info', 'debug', 'trace']) console[k] = () => {};
+let h5 = null;
+let poisoned = false;
+const files = new Map();
+let nextFid = 1;
+const loading = (async () => {
+  const m = await import(h5url);
+  await m.ready;
+  const M = m.Module;
+  M.activate_throwing_error_handler();
+  M.onAbort = (what) => {
+    poisoned = true;
+    throw new Error('h5wasm aborted: ' + what);
+  };
+  if (quiet) {
+    try {
+      M.FS.streams[2].nfd = openSync(devNull, 'w');
+    } catch {}
+  }
+  h5 = m;
+})();
+const text = (e) => (typeof e === 'string' ? e : e && e.message ? String(e.message) : String(e));
+const streams = () => h5.FS.streams.slice();
+function closeNew(before) {
+  for (const [i, s] of h5.FS.streams.entries()) {
+    if (s && s !== before[i]) {
+      try { h5.FS.close(s); } catch {}
+    }
+  }
+}
+function node(f, path) {
+  if (path === '/' || path === '') return f.file;
+  return f.file.get(path);
+}
+const NUMERIC = [Float32Array, Float64Array, Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array];
+const ops = {
+  open({ path }) {
+    const before = streams();
+    let file;
+    try {
+      file = new h5.File(path, 'r');
+    } catch (e) {
+      closeNew(before);
+      throw e;
+    }
+    const fid = nextFid++;
+    files.set(fid, { file, before });
+    return { value: fid };
+  },
+  close({ fid }) {
+    const f = files.get(fid);
+    if (!f) return { value: null };
+    files.delete(fid);
+    try { f.file.close(); } catch {}
+    closeNew(f.before);
+    return { value: null };
+  },
+  attrNames({ fid, path }) {
+    const n = node(files.get(fid), path);
+    return { value: n && n.attrs ? Object.keys(n.attrs) : null };
+  },
+  attr({ fid, path, name }) {
+    const n = node(files.get(fid), path);
+    const a = n && n.attrs ? n.attrs[name] : undefined;
+    return { value: a === undefined ? undefined : a.value };
+  },
+  keys({ fid, path }) {
+    const n = node(files.get(fid), path);
+    return { value: n && typeof n.keys === 'function' ? n.keys() : null };
+  },
+  dataset({ fid, path }) {
+    const n = node(files.get(fid), path);
+    if (!(n instanceof h5.Dataset) || !Array.isArray(n.shape)) return { value: null };
+    return { value: { shape: n.shape.map(Number), itemSize: Number(n.metadata.size), filtered: n.filters.length > 0 } };
+  },
+  read({ fid, path }) {
+    const n = node(files.get(fid), path);
+    const v = n instanceof h5.Dataset ? n.value : undefined;
+    let data;
+    if (v instanceof Float32Array) data = v;
+    else if (NUMERIC.some((T) => v instanceof T)) data = Float32Array.from(v);
+    else if (typeof v === 'number') data = Float32Array.of(v);
+    else return { value: null };
+    if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
+    return { value: data, transfer: [data.buffer] };
+  },
+};
+port.on('message', async (req) => {
+  let res;
+  let transfer = [];
+  try {
+    await loading;
+    if (poisoned) res = { id: req.id, error: 'h5wasm is unusable after an abort', fatal: true };
+    else {
+      const r = ops[req.op](req);
+      res = { id: req.id, value: r.value };
+      transfer = r.transfer || [];
+    }
+  } catch (e) {
+    const fatal = poisoned || !h5 || e instanceof WebAssembly.RuntimeError || e instanceof RangeError;
+    res = { id: req.id, error: text(e), fatal };
+  }
+  port.postMessage(res, transfer);
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+});
+`;
+
+interface H5Worker {
+  worker: Worker;
+  port: MessagePort;
+  flag: Int32Array;
+  /** Terminated (timeout, trap, too many failures): no new file is opened with it. */
+  dead: boolean;
+  /** No call has been answered yet (the first one waits for h5wasm to load). */
+  fresh: boolean;
+  failures: number;
+  openFiles: number;
+  nextId: number;
+}
+
+/** An h5wasm call failed: `detail` is HDF5's message; `timedOut` when it did not answer in time. */
+class H5CallError extends Error {
+  override name = 'H5CallError';
+  constructor(
+    readonly detail: string,
+    readonly timedOut = false,
+  ) {
+    super(detail);
+  }
+}
+
+let h5Worker: H5Worker | null = null;
+let h5WorkersStarted = 0;
+
+/** How many h5wasm workers were started, and the failures of the current one (for tests). */
+export async function h5wasmStats(): Promise<{ instances: number; failures: number; dead: boolean }> {
+  return { instances: h5WorkersStarted, failures: h5Worker?.failures ?? 0, dead: h5Worker?.dead ?? false };
+}
+
+function killWorker(w: H5Worker): void {
+  w.dead = true;
+  void w.worker.terminate().catch(() => undefined);
+  if (h5Worker === w) h5Worker = null;
+}
+
+function h5wasmWorker(): H5Worker {
+  const current = h5Worker;
+  if (current && !current.dead && current.failures < MAX_FAILURES_PER_WORKER) return current;
+  if (current && !current.dead && current.openFiles === 0) killWorker(current);
+  const { port1, port2 } = new MessageChannel();
+  const sab = new SharedArrayBuffer(4);
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { port: port2, sab, h5url: import.meta.resolve('h5wasm/node'), quiet: !process.env.KERAS2CAFFE_DEBUG },
+    transferList: [port2],
+    stdout: true,
+    stderr: true,
+  });
+  // Not piped to ours; drained so that nothing blocks.
+  worker.stdout.resume();
+  worker.stderr.resume();
+  worker.unref();
+  port1.unref();
+  worker.on('error', () => undefined);
+  h5WorkersStarted++;
+  h5Worker = { worker, port: port1, flag: new Int32Array(sab), dead: false, fresh: true, failures: 0, openFiles: 0, nextId: 1 };
+  return h5Worker;
+}
+
+/** One synchronous call into the worker; throws H5CallError on failure or timeout. */
+function h5rpc(w: H5Worker, op: string, args: Record<string, unknown>, timeoutMs = H5_CALL_TIMEOUT_MS): any {
+  if (w.dead) throw new H5CallError('the HDF5 reader was stopped after an earlier failure');
+  const id = w.nextId++;
+  Atomics.store(w.flag, 0, 0);
+  w.port.postMessage({ id, op, ...args });
+  const limit = timeoutMs + (w.fresh ? H5_LOAD_TIMEOUT_MS : 0);
+  const waited = Atomics.wait(w.flag, 0, 0, limit);
+  const reply = receiveMessageOnPort(w.port)?.message as { id: number; value?: unknown; error?: string; fatal?: boolean } | undefined;
+  if (waited === 'timed-out' || !reply || reply.id !== id) {
+    killWorker(w);
+    throw new H5CallError(`the HDF5 library did not finish in ${(limit / 1000).toFixed(1)} s (it loops on some damaged files)`, true);
+  }
+  w.fresh = false;
+  if (reply.error !== undefined) {
+    w.failures++;
+    if (reply.fatal) killWorker(w);
+    throw new H5CallError(reply.error);
+  }
+  return reply.value;
 }
 
 // ---------------------------------------------------------------------------------------------

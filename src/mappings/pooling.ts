@@ -77,6 +77,9 @@ function mapPooling(ctx: MappingContext): MappingResult {
   const foldOk = (() => {
     if (zp.every((x) => x === 0)) return true;
     const p = caffePadFor(zp);
+    // A window larger than Caffe's padded input (e.g. a 3×3 pool on a 2×2 map padded (0, 1)):
+    // real Caffe clips it, OpenCV DNN gives an empty output; the exact pad layer avoids it.
+    if (axes.some((a) => real[a] + 2 * p[a] < k[a])) return false;
     if (isMax) {
       // Caffe MAX ignores padded cells; Keras takes zeros into the max. Equal when the input is
       // ≥ 0 and every window holds a real cell.
