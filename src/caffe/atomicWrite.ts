@@ -33,6 +33,21 @@ const MAX_WRITE = 1 << 30;
 
 const pending = new Set<string>();
 let exitHookInstalled = false;
+/** Temp files being created right now (their open() has not settled). */
+let opening = 0;
+/** Set by exitCleanly while a temp file is being created: exit as soon as it is. */
+let exitRequested: number | null = null;
+
+/**
+ * Ends the process with `code` (for signal handlers), running the 'exit' hook that removes
+ * every temp file not committed yet. If a temp file is being created at this moment, the exit
+ * waits until its open() has settled, so that it is on the list and removed too (otherwise the
+ * file could appear just after the hook ran).
+ */
+export function exitCleanly(code: number): void {
+  exitRequested = code;
+  if (opening === 0) process.exit(code);
+}
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
@@ -68,9 +83,20 @@ async function fsyncDir(dir: string): Promise<void> {
 /** Opens a temp file next to `path` for streaming output; see AtomicFile. */
 export async function openAtomic(path: string): Promise<AtomicFile> {
   const tempPath = tempPathFor(path);
-  const fh = await open(tempPath, 'wx');
+  // On the list before it exists: an exit at any later moment removes it (see exitCleanly).
   pending.add(tempPath);
   installExitHook();
+  let fh: FileHandle;
+  opening++;
+  try {
+    fh = await open(tempPath, 'wx');
+  } catch (err) {
+    pending.delete(tempPath);
+    throw err;
+  } finally {
+    opening--;
+    if (exitRequested !== null && opening === 0) process.exit(exitRequested);
+  }
   let bytesWritten = 0;
   let state: 'open' | 'committed' | 'aborted' = 'open';
   let closed = false;

@@ -3,6 +3,7 @@
  * only by the command that needs them, so `--help` starts fast.
  */
 import { UserError } from '../core/errors.js';
+import { exitCleanly } from '../caffe/atomicWrite.js';
 
 export const VERSION = '0.1.0';
 
@@ -57,15 +58,20 @@ const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /**
  * Runs a headless command so that Ctrl-C (SIGINT) or SIGTERM ends it with one line on stderr and
- * exit code 130 / 143. process.exit runs atomicWrite's 'exit' hook, which deletes the temp files
- * of outputs not committed yet; a committed set is renamed in one synchronous run (commitAll),
- * which a signal cannot split. The handlers are removed when the command ends.
+ * exit code 130 / 143. The exit runs atomicWrite's 'exit' hook, which deletes the temp files of
+ * outputs not committed yet (exitCleanly); a committed set is renamed in one synchronous run
+ * (commitAll), which a signal cannot split. The handlers are removed when the command ends.
+ * Node runs signal handlers on the event loop: during a long synchronous step the exit waits
+ * for the step to end (h5wasm calls are bounded by their timeout, see h5/kerasH5.ts).
  */
 export async function withSignalExit<T>(run: () => Promise<T>): Promise<T> {
   const installed = (Object.keys(SIGNAL_EXIT_CODES) as (keyof typeof SIGNAL_EXIT_CODES)[]).map((signal) => {
+    let received = 0;
     const handler = () => {
+      // A second signal exits at once (the first may wait for a temp file being created).
+      if (received++ > 0) process.exit(SIGNAL_EXIT_CODES[signal]);
       writeErr(`interrupted (${signal}); unfinished output files were removed`);
-      process.exit(SIGNAL_EXIT_CODES[signal]);
+      exitCleanly(SIGNAL_EXIT_CODES[signal]);
     };
     process.on(signal, handler);
     return { signal, handler };

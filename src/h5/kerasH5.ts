@@ -361,15 +361,16 @@ function checkDeclaredSize(path: string, name: string, shape: number[], itemSize
  *   too many failures, or after a trap, is terminated and its memory is freed; the next file
  *   gets a new one.
  * - Emscripten prints aborts and heap warnings with console.error, and HDF5 writes to fd 2:
- *   the worker's console is silenced, its stdio is not piped to ours, and the wasm FS's fd 2 is
- *   sent to the null device (unless KERAS2CAFFE_DEBUG is set).
+ *   the worker's console is silenced before h5wasm loads (Emscripten binds console.error at
+ *   load), and the wasm FS's fd 2 is sent to the null device (unless KERAS2CAFFE_DEBUG is set).
+ *   (Capturing the worker's stdio with `stdout: true` would keep the process alive.)
  *
  * Facts about h5wasm 0.10 (HDF5 2.0) on damaged files, found by probing it: by default HDF5
  * prints its error stack and the failing call returns a negative id that h5wasm does not check
  * (`new File()` "succeeds" and later calls run on invalid ids). With the throwing error handler
  * (activated below) every failure throws an Error whose message is the HDF5 error stack.
  */
-const H5_CALL_TIMEOUT_MS = Number(process.env.KERAS2CAFFE_H5_TIMEOUT_MS ?? 3000);
+const H5_CALL_TIMEOUT_MS = Number(process.env.KERAS2CAFFE_H5_TIMEOUT_MS ?? 2000);
 /** Extra time for the first call: the worker starts and instantiates h5wasm (~0.2 s). */
 const H5_LOAD_TIMEOUT_MS = 20_000;
 const MAX_FAILURES_PER_WORKER = 200;
@@ -416,6 +417,9 @@ function node(f, path) {
 }
 const NUMERIC = [Float32Array, Float64Array, Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array];
 const ops = {
+  ping() {
+    return { value: true };
+  },
   open({ path }) {
     const before = streams();
     let file;
@@ -536,12 +540,7 @@ function h5wasmWorker(): H5Worker {
     eval: true,
     workerData: { port: port2, sab, h5url: import.meta.resolve('h5wasm/node'), quiet: !process.env.KERAS2CAFFE_DEBUG },
     transferList: [port2],
-    stdout: true,
-    stderr: true,
   });
-  // Not piped to ours; drained so that nothing blocks.
-  worker.stdout.resume();
-  worker.stderr.resume();
   worker.unref();
   port1.unref();
   worker.on('error', () => undefined);
@@ -553,17 +552,25 @@ function h5wasmWorker(): H5Worker {
 /** One synchronous call into the worker; throws H5CallError on failure or timeout. */
 function h5rpc(w: H5Worker, op: string, args: Record<string, unknown>, timeoutMs = H5_CALL_TIMEOUT_MS): any {
   if (w.dead) throw new H5CallError('the HDF5 reader was stopped after an earlier failure');
+  if (w.fresh) {
+    // The first answer waits for the worker to start and h5wasm to load.
+    w.fresh = false;
+    try {
+      h5rpc(w, 'ping', {}, H5_LOAD_TIMEOUT_MS);
+    } catch (err) {
+      killWorker(w);
+      throw err instanceof H5CallError && err.timedOut ? new H5CallError('h5wasm did not start') : err;
+    }
+  }
   const id = w.nextId++;
   Atomics.store(w.flag, 0, 0);
   w.port.postMessage({ id, op, ...args });
-  const limit = timeoutMs + (w.fresh ? H5_LOAD_TIMEOUT_MS : 0);
-  const waited = Atomics.wait(w.flag, 0, 0, limit);
+  const waited = Atomics.wait(w.flag, 0, 0, timeoutMs);
   const reply = receiveMessageOnPort(w.port)?.message as { id: number; value?: unknown; error?: string; fatal?: boolean } | undefined;
   if (waited === 'timed-out' || !reply || reply.id !== id) {
     killWorker(w);
-    throw new H5CallError(`the HDF5 library did not finish in ${(limit / 1000).toFixed(1)} s (it loops on some damaged files)`, true);
+    throw new H5CallError(`HDF5 gave no answer within ${(timeoutMs / 1000).toFixed(1)} s, as happens on some damaged files`, true);
   }
-  w.fresh = false;
   if (reply.error !== undefined) {
     w.failures++;
     if (reply.fatal) killWorker(w);

@@ -443,3 +443,29 @@ export async function runMain(args: string[], env: Record<string, string | undef
   }
   return { code, stdout, stderr, ms: performance.now() - t0 };
 }
+
+/**
+ * A large-ish valid Keras file, to interrupt conversions mid-write: Input(width) followed by
+ * `depth` Dense(width) layers (depth × width² float32 weights, e.g. 8 × 2048² = 134 MB).
+ */
+export async function makeDenseChain(path: string, width: number, depth: number): Promise<string> {
+  const layers: any[] = [{ name: 'input_1', class_name: 'InputLayer', config: { batch_input_shape: [null, width], dtype: 'float32', sparse: false, name: 'input_1' }, inbound_nodes: [] }];
+  const groups = new Map<string, WeightGroup>([['input_1', { weightNames: [], datasets: new Map() }]]);
+  let prev = 'input_1';
+  for (let i = 1; i <= depth; i++) {
+    const name = `dense_${i}`;
+    layers.push({ name, class_name: 'Dense', config: { name, trainable: true, dtype: 'float32', units: width, activation: 'linear', use_bias: true }, inbound_nodes: [[[prev, 0, 0, {}]]] });
+    const kernel = new Float32Array(width * width);
+    for (let k = 0; k < kernel.length; k++) kernel[k] = ((k * 2654435761) % 1000) / 1e6 - 5e-4;
+    groups.set(name, {
+      weightNames: [`${name}/kernel:0`, `${name}/bias:0`],
+      datasets: new Map([
+        [`${name}/kernel:0`, { shape: [width, width], data: kernel }],
+        [`${name}/bias:0`, { shape: [width], data: new Float32Array(width).fill(0.01) }],
+      ]),
+    });
+    prev = name;
+  }
+  const config = { class_name: 'Model', config: { name: 'dense_chain', layers, input_layers: [['input_1', 0, 0]], output_layers: [[prev, 0, 0]] } };
+  return writeKeras(path, { rootAttrs: { keras_version: '2.3.1', backend: 'tensorflow' }, config, layerNames: [...groups.keys()], groups });
+}
