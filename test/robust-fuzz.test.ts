@@ -17,16 +17,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { fixtureFiles, runMain } from './helpers/badFiles.js';
+import { cloneDump, fixtureFiles, fixturesDir, readKeras, runMain, writeKeras } from './helpers/badFiles.js';
 import { h5wasmStats } from '../src/h5/kerasH5.js';
 
 const COUNT = Number(process.env.FUZZ_COUNT ?? 240);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x6b326337);
 const SPAWNED = Number(process.env.FUZZ_SPAWNED ?? 8);
+const CONFIG_COUNT = Number(process.env.FUZZ_CONFIG_COUNT ?? 120);
 /** FUZZ_ONLY=12,345: run only these mutation indexes (to reproduce one). */
 const ONLY = process.env.FUZZ_ONLY ? process.env.FUZZ_ONLY.split(',').map(Number) : null;
 /** FUZZ_KEEP=1: keep the mutated files (the temp folder is printed). */
@@ -145,6 +146,9 @@ let all: Mutant[];
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'k2c-fuzz-'));
+  // Written at once (not buffered like console.log): if a run crashes the test process, the
+  // mutation it was on is in current.txt there.
+  writeSync(2, `robust-fuzz: ${COUNT} mutations, seed 0x${SEED.toString(16)}, work folder ${work} (current run in current.txt)\n`);
   mkdirSync(join(work, 'in'));
   mkdirSync(join(work, 'out'));
   all = mutants();
@@ -224,6 +228,65 @@ describe(`fuzz: ${COUNT} seeded mutations of the fixtures (seed 0x${SEED.toStrin
       bad.map(({ o, p }) => `#${o.m.index} ${o.m.source} [${o.m.reader}] ${o.m.desc}: ${p.join(', ')}; stderr ${JSON.stringify(o.stderr.slice(0, 400))}`),
     ).toEqual([]);
     expect(outcomes.length).toBe(ONLY ? ONLY.length : COUNT);
+  }, 600_000);
+
+  it(`${CONFIG_COUNT} seeded mutations of model_config values (wrong types, huge, negative, missing): exit 0 or 2`, async () => {
+    const names = ['conv2d_valid', 'dense_mlp', 'batchnorm', 'pool_valid', 'mobilenet_tiny', 'multi_io', 'merges', 'nested_func_in_seq', 'activations', 'zeropad_fold', 'dropout_reshape', 'lambda_only'];
+    const dumps = [];
+    for (const n of names) if (existsSync(join(fixturesDir(), `${n}.h5`))) dumps.push({ n, d: await readKeras(join(fixturesDir(), `${n}.h5`)) });
+    expect(dumps.length).toBeGreaterThan(3);
+    const rnd = prng(SEED ^ 0x5eed);
+    const int = (k: number) => Math.floor(rnd() * k);
+    const HOSTILE: unknown[] = [null, -1, 0, 1, 3.5, 1e12, -1e12, 2 ** 31, 'x', '', 'same', 'relu', [], [0], [-1, -1], [1e9, 1e9], [1, 2, 3], {}, { a: 1 }, true, false, [null, null], ['a', 'b']];
+    const CLASSES = ['Conv2D', 'Dense', 'MaxPooling2D', 'Flatten', 'Add', 'Concatenate', 'BatchNormalization', 'Reshape', 'Lambda', 'Model', 'Sequential', 'InputLayer', 'Activation', 'DepthwiseConv2D', 'ZeroPadding2D', 'Cropping2D', 'UpSampling2D'];
+    const problems: string[] = [];
+    const histogram: Record<string, number> = {};
+    for (let i = 0; i < CONFIG_COUNT; i++) {
+      const { n, d } = dumps[i % dumps.length];
+      const m = cloneDump(d);
+      // Every path into the config (objects and arrays), then change one to three of them.
+      const paths: (string | number)[][] = [];
+      const walk = (v: any, p: (string | number)[]) => {
+        paths.push(p);
+        if (Array.isArray(v)) v.forEach((x, k) => walk(x, [...p, k]));
+        else if (v && typeof v === 'object') for (const k of Object.keys(v)) walk(v[k], [...p, k]);
+      };
+      walk(m.config, []);
+      const steps: string[] = [];
+      for (let s = 0, count = 1 + int(3); s < count; s++) {
+        const path = paths[1 + int(paths.length - 1)];
+        let parent: any = m.config;
+        for (const k of path.slice(0, -1)) parent = parent?.[k];
+        if (!parent || typeof parent !== 'object') continue;
+        const key = path[path.length - 1];
+        const kind = int(10);
+        if (kind === 0 && !Array.isArray(parent)) {
+          delete parent[key];
+          steps.push(`delete ${path.join('.')}`);
+        } else if (kind === 1 && key === 'class_name') {
+          parent[key] = CLASSES[int(CLASSES.length)];
+          steps.push(`${path.join('.')}=${parent[key]}`);
+        } else {
+          parent[key] = structuredClone(HOSTILE[int(HOSTILE.length)]);
+          steps.push(`${path.join('.')}=${JSON.stringify(parent[key])}`);
+        }
+      }
+      const file = await writeKeras(join(work, 'in', `c${i}.h5`), m);
+      const out = join(work, 'out', `c${i}`);
+      mkdirSync(out);
+      let r: { code: number | 'threw'; stderr: string; ms: number };
+      try {
+        r = await runMain(['convert', file, '--out', out, '--yes', '--force'], { KERAS2CAFFE_H5: undefined });
+      } catch (err) {
+        r = { code: 'threw', stderr: `main() threw: ${(err as Error)?.stack ?? err}\n`, ms: 0 };
+      }
+      histogram[String(r.code)] = (histogram[String(r.code)] ?? 0) + 1;
+      const o: Outcome = { m: { index: i, source: `${n}.h5`, bytes: Buffer.alloc(0), desc: steps.join('; '), reader: 'typescript' }, code: r.code, ms: r.ms, stderr: r.stderr, files: readdirSync(out).sort() };
+      const p = problemsOf(o, `c${i}`);
+      if (p.length) problems.push(`config #${i} ${n}: ${steps.join('; ')}: ${p.join(', ')}; stderr ${JSON.stringify(r.stderr.slice(0, 300))}`);
+    }
+    console.log(`config fuzz: ${CONFIG_COUNT} runs, exit codes ${JSON.stringify(histogram)}`);
+    expect(problems).toEqual([]);
   }, 600_000);
 
   it(`${SPAWNED} of the mutations through the executable: exit 0 or 2, no signal, one stderr line on errors`, async () => {

@@ -114,6 +114,20 @@ function weightAccess(file: KerasH5 | null, layer: KerasLayerCall): { shapes: Ma
   return { shapes, read };
 }
 
+/**
+ * The plan row's reason for an exception from a mapping: ShapeError is the mappings' way to
+ * refuse impossible inputs; any other Error (a TypeError on a config value of the wrong type, a
+ * RangeError from an absurd size) also means the layer's config is not one the mapping can
+ * read, and stays a per-layer problem. Errors about the input file itself (UserError) are not
+ * per-layer: null, rethrown.
+ */
+function mappingFailure(err: unknown): string | null {
+  if (err instanceof ShapeError) return err.message;
+  if (err instanceof UserError) return null;
+  const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  return `its config cannot be mapped (${msg}); the file is damaged or the config holds values this mapping does not handle`;
+}
+
 export function planConversion(graph: KerasGraph, file: KerasH5 | null, options: PlanOptions = {}): Plan {
   const registry = options.registry ?? defaultRegistry;
   const target = TARGETS[options.target ?? DEFAULT_TARGET];
@@ -193,12 +207,13 @@ export function planConversion(graph: KerasGraph, file: KerasH5 | null, options:
     }
     try {
       plan.outputShapes = mapping.inferShapes(layer.config, plan.inputShapes, layer);
+      if (!plan.outputShapes.every((sh) => Array.isArray(sh) && sh.every((d) => Number.isSafeInteger(d) && d >= 0)))
+        throw new ShapeError(`the config gives an invalid output shape ${JSON.stringify(plan.outputShapes).slice(0, 80)}`);
     } catch (err) {
-      if (err instanceof ShapeError) {
-        refuse(err.message);
-        continue;
-      }
-      throw err;
+      const reason = mappingFailure(err);
+      if (reason === null) throw err;
+      refuse(reason);
+      continue;
     }
     const weights = weightAccess(file, layer);
     const ctx: MappingContext = {
@@ -225,11 +240,10 @@ export function planConversion(graph: KerasGraph, file: KerasH5 | null, options:
     try {
       result = mapping.map(ctx);
     } catch (err) {
-      if (err instanceof ShapeError) {
-        refuse(err.message);
-        continue;
-      }
-      throw err;
+      const reason = mappingFailure(err);
+      if (reason === null) throw err;
+      refuse(reason);
+      continue;
     }
     if (result.kind === 'unsupported') {
       refuse(result.reason);

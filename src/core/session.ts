@@ -175,7 +175,16 @@ export async function writeOutputs(
     import('../caffe/caffemodel.js'),
     import('../caffe/atomicWrite.js'),
   ]);
-  const text = writePrototxt(net);
+  let text: string;
+  try {
+    text = writePrototxt(net);
+  } catch (err) {
+    // Every layer's parameters are checked against caffe.proto here, before any file is
+    // opened. A value out of range for its Caffe field (a stride of 10^12, a dilation of -1)
+    // comes from a model config holding values Keras itself would not build.
+    if (err instanceof UserError) throw err;
+    throw new UserError(`cannot write the Caffe net: ${(err as Error)?.message ?? err}; the model config holds a value Caffe cannot take (damaged file?); nothing was written`);
+  }
   const nonFinite: { layer: string; count: number }[] = [];
   // Scan weights for NaN/Inf while they stream (one pass, no second read of the file).
   const scanned: CaffeNet = {

@@ -572,6 +572,10 @@ export class H5File {
     if (shape === null) return null;
     let n = 1;
     for (const s of shape) n *= s;
+    // The values must fit in the message: a damaged dataspace may declare billions of them.
+    const element = type.cls === 9 ? 4 + this.so + 4 : type.size;
+    if (!Number.isSafeInteger(n) || n * Math.max(element, 1) > data.byteLength)
+      throw new H5FormatError(`attribute of ${n} values of ${element} bytes does not fit in its ${data.byteLength}-byte message`);
     let values: unknown[] | ArrayLike<number>;
     if (type.cls === 3) {
       const decoder = type.cset === 1 ? UTF8 : ASCII;

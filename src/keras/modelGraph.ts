@@ -91,6 +91,15 @@ function callRefs(node: any, layerName: string): Ref[] {
   bad(`layer '${layerName}' has a malformed inbound node`);
 }
 
+/** An input layer's shape, when given, is a list of sizes (integers, or null/-1 for unknown). */
+function checkInputShape(l: RawLayer): void {
+  const c = l.config ?? {};
+  const shape = c.batch_input_shape ?? c.batch_shape ?? (c.input_shape !== undefined ? [null, ...(Array.isArray(c.input_shape) ? c.input_shape : [c.input_shape])] : undefined);
+  if (shape === undefined) return;
+  if (!Array.isArray(shape) || shape.length < 1 || shape.length > 8 || !shape.every((d) => d === null || (Number.isSafeInteger(d) && d >= -1)))
+    bad(`input layer '${l.name}' has a malformed shape ${JSON.stringify(shape).slice(0, 80)}`);
+}
+
 function refList(v: any, what: string): Ref[] {
   if (!Array.isArray(v)) bad(`${what} is missing`);
   if (v.length === 3 && typeof v[0] === 'string' && typeof v[1] === 'number') return [[v[0], v[1], v[2]]];
@@ -104,8 +113,9 @@ function refList(v: any, what: string): Ref[] {
 function sequentialAsFunctional(cfg: any, fallbackName: string): { name: string; layers: RawLayer[]; input_layers: Ref[]; output_layers: Ref[] } {
   const list: any[] = Array.isArray(cfg) ? cfg : cfg?.layers;
   if (!Array.isArray(list) || list.length === 0) bad('a Sequential model has no layers');
-  const name: string = (!Array.isArray(cfg) && cfg?.name) || fallbackName;
+  const name: string = (!Array.isArray(cfg) && typeof cfg?.name === 'string' && cfg.name) || fallbackName;
   const layers: RawLayer[] = [];
+  for (const l of list) if (!l || typeof l !== 'object' || typeof l.class_name !== 'string') bad(`a layer of Sequential model '${name}' has no class_name`);
   const first = list[0];
   let prev: string;
   if (first.class_name === 'InputLayer') {
@@ -122,7 +132,7 @@ function sequentialAsFunctional(cfg: any, fallbackName: string): { name: string;
   for (const l of rest) {
     const lname = l.config?.name ?? l.name;
     if (typeof lname !== 'string') bad('a Sequential layer has no name');
-    layers.push({ name: lname, class_name: l.class_name, config: l.config, inbound_nodes: [[[prev, 0, 0, {}]]] });
+    layers.push({ name: lname, class_name: l.class_name, config: l.config ?? {}, inbound_nodes: [[[prev, 0, 0, {}]]] });
     prev = lname;
   }
   return { name, layers, input_layers: [[layers[0].name, 0, 0]], output_layers: [[prev, 0, 0]] };
@@ -139,7 +149,7 @@ function functionalParts(node: KerasConfigNode | RawLayer, fallbackName: string)
     return { name, class_name: l.class_name, config: l.config ?? {}, inbound_nodes: l.inbound_nodes ?? [] };
   });
   return {
-    name: cfg.name ?? fallbackName,
+    name: typeof cfg.name === 'string' ? cfg.name : fallbackName,
     layers,
     input_layers: refList(cfg.input_layers, `model '${fallbackName}' input_layers`),
     output_layers: refList(cfg.output_layers, `model '${fallbackName}' output_layers`),
@@ -229,6 +239,7 @@ function buildGraph(modelConfig: KerasConfigNode, opts: BuildOptions): KerasGrap
         local.set(key([r[0], 0, 0]), bound[i]);
         inputs.push(bound[i]);
       } else {
+        checkInputShape(l);
         const name = uniqueName(l.name);
         const t = `${name}:0`;
         layers.push({ name, kerasName: l.name, className: 'InputLayer', config: l.config, inputs: [], outputs: [t], weights: { group: l.name }, scope });
@@ -316,6 +327,6 @@ function buildGraph(modelConfig: KerasConfigNode, opts: BuildOptions): KerasGrap
       consumers.set(t, list);
     }
   }
-  const name = (modelConfig.config && !Array.isArray(modelConfig.config) && modelConfig.config.name) || 'model';
+  const name = (modelConfig.config && !Array.isArray(modelConfig.config) && typeof modelConfig.config.name === 'string' && modelConfig.config.name) || 'model';
   return { name, layers, inputs: top.inputs, outputs: top.outputs, producer, consumers };
 }
