@@ -30,7 +30,12 @@ const ENTER = '\r';
 const DOWN = '\u001B[B';
 const UP = '\u001B[A';
 const ESC = '\u001B';
-const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
+const tick = (ms = 100) => new Promise((r) => setTimeout(r, ms));
+/** Waits until the rendered frame satisfies `ok` (key handling is asynchronous; slow under load). */
+async function frameUntil(r: { lastFrame(): string | undefined }, ok: (frame: string) => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok(r.lastFrame() ?? '') && Date.now() < end) await tick(20);
+}
 
 /** Escape is only known to be alone after Ink's short wait for a following sequence byte. */
 const ESC_WAIT = 120;
@@ -322,7 +327,7 @@ describe('Decision', () => {
     expect(f).toMatch(/› caffe-1\.0 +BVLC Caffe 1\.0/);
     expect(f).toMatch(/ opencv +OpenCV DNN/);
     r.stdin.write('j');
-    await tick();
+    await frameUntil(r, (f) => /› bvlc/.test(f));
     r.stdin.write(ENTER);
     await tick();
     expect(answers).toEqual(['bvlc']);
