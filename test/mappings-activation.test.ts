@@ -117,6 +117,28 @@ function references(x: ReturnType<typeof kerasInput>) {
 
 const results: string[] = [];
 
+describe('hard_sigmoid by Keras version', () => {
+  // Keras 3: hard_sigmoid(x) = relu6(x + 3) / 6 (keras/src/backend/tensorflow/nn.py); Keras 2: clip(0.2x + 0.5, 0, 1).
+  const keras3 = (v: number) => Math.min(Math.max(v + 3, 0), 6) / 6;
+  const x = kerasInput([3, 4, 5], 11, 8);
+  for (const [version, formula, scale] of [['3.3.3', keras3, 1 / 6], ['2.3.1', ACTIVATIONS.hard_sigmoid, 0.2]] as const)
+    it(`Keras ${version}: Activation and a Dense activation argument match its formula in OpenCV DNN`, async () => {
+      const p = planModel(
+        [input('x', [3, 4, 5]), act('h', 'hard_sigmoid'), layer('d', 'Dense', { units: 5, use_bias: false, activation: 'hard_sigmoid' }, ['x'])],
+        { d: { kernel: tensor([5, 5], Float32Array.from({ length: 25 }, (_, i) => (i % 6 === 0 ? 1 : 0))) } },
+        { outputs: ['h', 'd'], kerasVersion: version },
+      );
+      expect(p.layersOf('h')[0].params).toEqual({ power_param: { power: 1, scale, shift: 0.5 } });
+      const notes = p.plan.layers.find((l) => l.layer.name === 'h')!.explanation!.notes.join(' ');
+      expect(notes).toContain(version.startsWith('3') ? 'Keras 3 hard_sigmoid = relu6(x + 3) / 6' : 'Keras 2 / tf.keras hard_sigmoid');
+      const got = await runInOpenCV(p, [x]);
+      const ref = mapValues(x, formula);
+      expect(relError(got.get('h')!, ref)).toBeLessThanOrEqual(1e-5);
+      // The identity kernel makes the Dense output the activation of its input.
+      expect(relError(got.get('d')!, ref)).toBeLessThanOrEqual(1e-5);
+    }, 60_000);
+});
+
 describe('Activation mapping: numbers', () => {
   const x = kerasInput(SHAPE, 7, 8); // values in [-8, 8): relu6's cap and hard_sigmoid's clip are reached
   const refs = references(x);

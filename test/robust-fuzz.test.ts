@@ -28,12 +28,14 @@ const COUNT = Number(process.env.FUZZ_COUNT ?? 240);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x6b326337);
 const SPAWNED = Number(process.env.FUZZ_SPAWNED ?? 8);
 const CONFIG_COUNT = Number(process.env.FUZZ_CONFIG_COUNT ?? 120);
+/** FUZZ_CONFIG_ONLY=7,99: run only these config mutations. */
+const CONFIG_ONLY = process.env.FUZZ_CONFIG_ONLY ? process.env.FUZZ_CONFIG_ONLY.split(',').map(Number) : null;
 /** FUZZ_ONLY=12,345: run only these mutation indexes (to reproduce one). */
 const ONLY = process.env.FUZZ_ONLY ? process.env.FUZZ_ONLY.split(',').map(Number) : null;
 /** FUZZ_KEEP=1: keep the mutated files (the temp folder is printed). */
 const KEEP = !!process.env.FUZZ_KEEP;
 const LIMIT_MS = 5000;
-const HANG_MS = 60_000;
+const HANG_MS = Number(process.env.FUZZ_HANG_MS ?? 60_000);
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'keras2caffe.js');
 
@@ -241,6 +243,11 @@ describe(`fuzz: ${COUNT} seeded mutations of the fixtures (seed 0x${SEED.toStrin
     const CLASSES = ['Conv2D', 'Dense', 'MaxPooling2D', 'Flatten', 'Add', 'Concatenate', 'BatchNormalization', 'Reshape', 'Lambda', 'Model', 'Sequential', 'InputLayer', 'Activation', 'DepthwiseConv2D', 'ZeroPadding2D', 'Cropping2D', 'UpSampling2D'];
     const problems: string[] = [];
     const histogram: Record<string, number> = {};
+    let slowest = { ms: 0, what: '' };
+    const state = new Float64Array(new SharedArrayBuffer(8));
+    const currentFile = join(work, 'current.txt');
+    const dog = startWatchdog(state, currentFile);
+    try {
     for (let i = 0; i < CONFIG_COUNT; i++) {
       const { n, d } = dumps[i % dumps.length];
       const m = cloneDump(d);
@@ -271,21 +278,30 @@ describe(`fuzz: ${COUNT} seeded mutations of the fixtures (seed 0x${SEED.toStrin
           steps.push(`${path.join('.')}=${JSON.stringify(parent[key])}`);
         }
       }
+      if (CONFIG_ONLY && !CONFIG_ONLY.includes(i)) continue;
       const file = await writeKeras(join(work, 'in', `c${i}.h5`), m);
       const out = join(work, 'out', `c${i}`);
       mkdirSync(out);
+      writeFileSync(currentFile, `config #${i} ${n}: ${steps.join('; ')} (${file})`);
+      state[0] = Date.now();
       let r: { code: number | 'threw'; stderr: string; ms: number };
       try {
         r = await runMain(['convert', file, '--out', out, '--yes', '--force'], { KERAS2CAFFE_H5: undefined });
       } catch (err) {
         r = { code: 'threw', stderr: `main() threw: ${(err as Error)?.stack ?? err}\n`, ms: 0 };
       }
+      state[0] = 0;
       histogram[String(r.code)] = (histogram[String(r.code)] ?? 0) + 1;
+      if (r.ms > slowest.ms) slowest = { ms: r.ms, what: `#${i} ${n}: ${steps.join('; ')}` };
       const o: Outcome = { m: { index: i, source: `${n}.h5`, bytes: Buffer.alloc(0), desc: steps.join('; '), reader: 'typescript' }, code: r.code, ms: r.ms, stderr: r.stderr, files: readdirSync(out).sort() };
       const p = problemsOf(o, `c${i}`);
       if (p.length) problems.push(`config #${i} ${n}: ${steps.join('; ')}: ${p.join(', ')}; stderr ${JSON.stringify(r.stderr.slice(0, 300))}`);
     }
-    console.log(`config fuzz: ${CONFIG_COUNT} runs, exit codes ${JSON.stringify(histogram)}`);
+    } finally {
+      await dog.terminate();
+    }
+    const runs = Object.values(histogram).reduce((a, b) => a + b, 0);
+    console.log(`config fuzz: ${runs} runs, exit codes ${JSON.stringify(histogram)}, slowest ${slowest.ms.toFixed(0)} ms (${slowest.what})`);
     expect(problems).toEqual([]);
   }, 600_000);
 

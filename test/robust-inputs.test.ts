@@ -72,6 +72,7 @@ const CASES: [string, RegExp, string[]?][] = [
   ['invalidJson', /model_config is not valid JSON \(corrupted file\?\); re-save the model/],
   ['configNotObject', /model_config has no class_name; not a Keras model file/],
   ['unknownLayer', /'conv2d_1' \(FancyConv\): no Caffe mapping for Keras layer class 'FancyConv' \(to choose: --decide conv2d_1:handler=/],
+  ['newlineName', /'bad\\nname\\x1b\[31m' \(FancyConv\): no Caffe mapping/],
   ['cycle', /model_config: layer 'conv2d_1' depends on a cycle or a missing node of 'conv2d_2'/],
   ['danglingInbound', /model_config: layer 'conv2d_1' takes input from unknown layer 'ghost_layer'/],
   ['danglingNode', /model_config: layer 'conv2d_2' depends on a cycle or a missing node of 'conv2d_1'/],

@@ -112,7 +112,7 @@ describe('atomic output', () => {
   it('SIGINT at 16 seeded random moments: the folder holds the complete set or nothing, never a temp file', async () => {
     let seed = 0x51c1e7;
     const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    const delays = Array.from({ length: 16 }, () => Math.floor(rnd() * 2500));
+    const delays = Array.from({ length: 16 }, () => Math.floor(rnd() * 6000));
     const outcomes: string[] = [];
     const queue = delays.map((d, i) => ({ d, i }));
     const worker = async () => {

@@ -1,7 +1,8 @@
 /**
  * End to end: the real executable in a real pseudo-terminal (tmux, 80×24). Pressing Enter at
  * every step must end with the three files written, and `convert --plan <written plan> --yes`
- * must produce byte-identical prototxt and caffemodel.
+ * must produce byte-identical prototxt and caffemodel. It runs with CI=true, as CI machines do: Ink
+ * draws only the final frame when it believes it is in CI, and the wizard must still draw.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -136,7 +137,7 @@ describe('keras2caffe wizard end to end', () => {
     sock = `k2c-e2e-${process.pid}`;
     const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'wizard', '-x', '80', '-y', '24', `cd ${q(work)} && node ${q(BIN)} ${q(model)} --out ${q(out)}; echo $? > ${q(exitFile)}; sleep 60`);
+    tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'wizard', '-x', '80', '-y', '24', `cd ${q(work)} && CI=true node ${q(BIN)} ${q(model)} --out ${q(out)}; echo $? > ${q(exitFile)}; sleep 60`);
     const screen = () => tmux('capture-pane', '-p', '-t', 'wizard');
     const frames: string[] = [];
 

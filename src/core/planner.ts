@@ -114,6 +114,9 @@ function weightAccess(file: KerasH5 | null, layer: KerasLayerCall): { shapes: Ma
   return { shapes, read };
 }
 
+/** The most values one Caffe blob holds (its count is an int). */
+export const MAX_BLOB_COUNT = 2 ** 31 - 1;
+
 /**
  * The plan row's reason for an exception from a mapping: ShapeError is the mappings' way to
  * refuse impossible inputs; any other Error (a TypeError on a config value of the wrong type, a
@@ -209,6 +212,9 @@ export function planConversion(graph: KerasGraph, file: KerasH5 | null, options:
       plan.outputShapes = mapping.inferShapes(layer.config, plan.inputShapes, layer);
       if (!plan.outputShapes.every((sh) => Array.isArray(sh) && sh.every((d) => Number.isSafeInteger(d) && d >= 0)))
         throw new ShapeError(`the config gives an invalid output shape ${JSON.stringify(plan.outputShapes).slice(0, 80)}`);
+      // Caffe counts a blob's values in an int (Blob::count_): a bigger tensor cannot exist there.
+      const huge = plan.outputShapes.find((sh) => sh.reduce((a, d) => a * d, 1) > MAX_BLOB_COUNT);
+      if (huge) throw new ShapeError(`the output shape (${huge.join(',')}) has more values than a Caffe blob holds (${MAX_BLOB_COUNT}); the config is damaged`);
     } catch (err) {
       const reason = mappingFailure(err);
       if (reason === null) throw err;
@@ -223,6 +229,7 @@ export function planConversion(graph: KerasGraph, file: KerasH5 | null, options:
       outputShapes: plan.outputShapes,
       target,
       backend,
+      keras3: graph.keras3,
       weightShapes: weights.shapes,
       weights: weights.read,
       decide(spec) {

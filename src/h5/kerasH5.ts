@@ -13,9 +13,16 @@
  * float32 weight is a file-backed tensor that the layout transforms read in pieces, see
  * core/weightBuffers.ts), used when it understands every part of the file the model needs, and
  * h5wasm (the HDF5 library; ~200 ms to instantiate) for everything else. KERAS2CAFFE_H5=h5wasm
- * forces h5wasm.
+ * forces h5wasm. h5wasm runs in a worker thread, every call with a time limit (HDF5 loops on
+ * some damaged files): see "h5wasm, in a worker thread" below.
+ *
+ * Damaged or hostile files are refused with a one-line ModelFileError before anything big is
+ * allocated: a superblock end-of-file past the file size (truncated), a weight declaring more
+ * than MAX_DATASET_ELEMENTS values or more bytes than the file holds (checkDeclaredSize).
  */
-import { existsSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, statSync, openSync, readFileSync, readSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { ModelFileError, UserError } from '../core/errors.js';
 import { elementCount, type Tensor } from '../core/tensor.js';
@@ -530,6 +537,17 @@ function killWorker(w: H5Worker): void {
   if (h5Worker === w) h5Worker = null;
 }
 
+/** The file URL of h5wasm's Node entry (the worker imports it by URL: it has no module context). */
+function h5wasmUrl(): string {
+  if (typeof import.meta.resolve === 'function') return import.meta.resolve('h5wasm/node');
+  // Node < 20.6 has no import.meta.resolve: find node_modules/h5wasm above this file.
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'node_modules', 'h5wasm', 'package.json');
+    if (existsSync(pkg)) return pathToFileURL(join(dirname(pkg), JSON.parse(readFileSync(pkg, 'utf8')).exports['./node'].import)).href;
+    if (dirname(dir) === dir) throw new Error('h5wasm is not installed (node_modules/h5wasm)');
+  }
+}
+
 function h5wasmWorker(): H5Worker {
   const current = h5Worker;
   if (current && !current.dead && current.failures < MAX_FAILURES_PER_WORKER) return current;
@@ -538,7 +556,7 @@ function h5wasmWorker(): H5Worker {
   const sab = new SharedArrayBuffer(4);
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { port: port2, sab, h5url: import.meta.resolve('h5wasm/node'), quiet: !process.env.KERAS2CAFFE_DEBUG },
+    workerData: { port: port2, sab, h5url: h5wasmUrl(), quiet: !process.env.KERAS2CAFFE_DEBUG },
     transferList: [port2],
   });
   worker.unref();

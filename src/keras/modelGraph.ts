@@ -45,6 +45,16 @@ export interface KerasGraph {
   producer: Map<TensorId, KerasLayerCall>;
   /** The layer calls that consume each tensor. */
   consumers: Map<TensorId, KerasLayerCall[]>;
+  /** Saved by Keras 3, whose activations differ from Keras 2's in places (hard_sigmoid). */
+  keras3: boolean;
+}
+
+/**
+ * Whether a model config was saved by Keras 3: its keras_version attribute says 3.x, or its
+ * config holds Keras 3's serialized tensors (`__keras_tensor__`, in inbound_nodes).
+ */
+export function isKeras3(kerasVersion: string | null | undefined, modelConfig: unknown): boolean {
+  return /^3\./.test(kerasVersion ?? '') || JSON.stringify(modelConfig).includes('"__keras_tensor__"');
 }
 
 const MODEL_CLASSES = new Set(['Model', 'Functional', 'Sequential']);
@@ -98,6 +108,9 @@ function checkInputShape(l: RawLayer): void {
   if (shape === undefined) return;
   if (!Array.isArray(shape) || shape.length < 1 || shape.length > 8 || !shape.every((d) => d === null || (Number.isSafeInteger(d) && d >= -1)))
     bad(`input layer '${l.name}' has a malformed shape ${JSON.stringify(shape).slice(0, 80)}`);
+  // Caffe counts a blob's values in an int.
+  if (shape.slice(1).reduce((a: number, d: number | null) => a * (d !== null && d > 0 ? d : 1), 1) > 2 ** 31 - 1)
+    bad(`input layer '${l.name}' has shape ${JSON.stringify(shape)}, more values than a Caffe blob holds`);
 }
 
 function refList(v: any, what: string): Ref[] {
@@ -328,5 +341,5 @@ function buildGraph(modelConfig: KerasConfigNode, opts: BuildOptions): KerasGrap
     }
   }
   const name = (modelConfig.config && !Array.isArray(modelConfig.config) && typeof modelConfig.config.name === 'string' && modelConfig.config.name) || 'model';
-  return { name, layers, inputs: top.inputs, outputs: top.outputs, producer, consumers };
+  return { name, layers, inputs: top.inputs, outputs: top.outputs, producer, consumers, keras3: isKeras3(version, modelConfig) };
 }

@@ -111,7 +111,7 @@ export const activationMapping: LayerMapping = {
     const out = ctx.name();
     const name = (s: string) => ctx.name(s);
     // The channel axis of every blob layout here is Caffe axis 1 ([C] → 1×C, [S,C] → 1×C×1×S, [H,W,C] → 1×C×H×W).
-    let chain = activationLayers(ctx.config.activation, input.blob, out, name, ctx.target, 1);
+    let chain = activationLayers(ctx.config.activation, input.blob, out, ctx, 1);
     if (typeof chain === 'string') {
       const extra = extraActivation(act, input.blob, out, name, ctx.target);
       if (!extra) return refused(chain);
@@ -123,7 +123,8 @@ export const activationMapping: LayerMapping = {
       notes.push(`Keras applies softmax over the last (channel) axis; in the Caffe blob ${input.shape.length === 3 ? '1×C×H×W' : input.shape.length === 2 ? '1×C×1×S' : '1×C'} that is axis 1.`);
       if (input.layout.kind === 'flat-chw') notes.push('The input is a reordered Flatten: softmax over the whole vector does not depend on the element order.');
     }
-    if (act === 'hard_sigmoid') notes.push('Keras 2 / tf.keras hard_sigmoid = clip(0.2·x + 0.5, 0, 1).');
+    if (act === 'hard_sigmoid')
+      notes.push(ctx.keras3 ? 'Keras 3 hard_sigmoid = relu6(x + 3) / 6 = clip(x/6 + 0.5, 0, 1) (Keras 2 used slope 0.2).' : 'Keras 2 / tf.keras hard_sigmoid = clip(0.2·x + 0.5, 0, 1) (Keras 3 uses slope 1/6).');
     if (input.layout.kind === 'flat-chw' && act !== 'softmax') notes.push('Elementwise: the reordered (CHW) element order of the input Flatten is kept.');
     return mapped(layers, [sameLayout(input, out, ctx.outputShapes[0], chain.nonNegative)], {
       summary: `Activation('${act}') → ${chain.note}.`,

@@ -56,6 +56,14 @@ export function shapeText(s: number[]): string {
   return `(${s.join(',')})`;
 }
 
+/** What an activation chain needs from its layer's mapping context (a MappingContext is one). */
+export interface ActivationEnv {
+  /** A unique name for an intermediate blob. */
+  name(suffix: string): string;
+  target: TargetProfile;
+  keras3: boolean;
+}
+
 export interface ActivationChain {
   layers: CaffeLayer[];
   nonNegative: boolean;
@@ -76,10 +84,11 @@ export function activationLayers(
   activation: unknown,
   bottom: string,
   top: string,
-  name: (suffix: string) => string,
-  target: TargetProfile,
+  env: ActivationEnv,
   softmaxAxis = 1,
 ): ActivationChain | string {
+  const { target, keras3 } = env;
+  const name = (suffix: string) => env.name(suffix);
   const act = typeof activation === 'string' ? activation : (activation as any)?.class_name ?? (activation as any)?.config?.name;
   if (LINEAR.has(act)) return { layers: [], nonNegative: false, note: 'linear: no Caffe layer' };
   const one = (type: string, params?: CaffeLayer['params'], nonNegative = false, note = `${act} → ${type}`): ActivationChain => ({
@@ -116,21 +125,24 @@ export function activationLayers(
     case 'relu6':
       return relu6Layers(bottom, top, name, target);
     case 'hard_sigmoid': {
-      // Keras 2 hard_sigmoid: clip(0.2 x + 0.5, 0, 1) (keras/backend, TF 1.x).
+      // Keras 2 and tf.keras: clip(0.2 x + 0.5, 0, 1) (keras/backend/tensorflow_backend.py).
+      // Keras 3: relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) (keras/src/backend/tensorflow/nn.py).
+      const slope = keras3 ? 1 / 6 : 0.2;
+      const formula = keras3 ? 'relu6(x+3)/6 = clip(x/6+0.5, 0, 1)' : 'clip(0.2x+0.5, 0, 1)';
       const lin = name('lin');
       const r1 = name('relu_low');
       const neg = name('neg');
       const r2 = name('relu_high');
       return {
         layers: [
-          { name: lin, type: 'Power', bottom: [bottom], top: [lin], params: { power_param: { power: 1, scale: 0.2, shift: 0.5 } } },
+          { name: lin, type: 'Power', bottom: [bottom], top: [lin], params: { power_param: { power: 1, scale: slope, shift: 0.5 } } },
           { name: r1, type: 'ReLU', bottom: [lin], top: [r1] },
           { name: neg, type: 'Power', bottom: [r1], top: [neg], params: { power_param: { power: 1, scale: -1, shift: 1 } } },
           { name: r2, type: 'ReLU', bottom: [neg], top: [r2] },
           { name: top, type: 'Power', bottom: [r2], top: [top], params: { power_param: { power: 1, scale: -1, shift: 1 } } },
         ],
         nonNegative: true,
-        note: 'hard_sigmoid = clip(0.2x+0.5, 0, 1) → Power, ReLU, Power(−1,+1), ReLU, Power(−1,+1)',
+        note: `hard_sigmoid = ${formula} → Power, ReLU, Power(−1,+1), ReLU, Power(−1,+1)`,
       };
     }
     case 'swish':

@@ -110,7 +110,7 @@ export const conv1dMapping: LayerMapping = {
       },
     });
     if (typeof conv === 'string') return refused(conv);
-    const chain = activationLayers(act, convTop, out, (s) => ctx.name(s), ctx.target);
+    const chain = activationLayers(act, convTop, out, ctx);
     if (typeof chain === 'string') return refused(chain);
     const weights: WeightMapping[] = [
       {

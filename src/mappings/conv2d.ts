@@ -264,7 +264,7 @@ export const conv2dMapping: LayerMapping = {
       weights: () => ({ kernel: hwioToOihw(tfKernel(ctx)), bias: useBias ? ctx.weights().require('bias') : undefined }),
     });
     if (typeof conv === 'string') return refused(conv);
-    const chain = activationLayers(act, convTop, out, (s) => ctx.name(s), ctx.target);
+    const chain = activationLayers(act, convTop, out, ctx);
     if (typeof chain === 'string') return refused(chain);
     const weights: WeightMapping[] = [
       {

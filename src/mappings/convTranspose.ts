@@ -178,7 +178,7 @@ export const conv2dTransposeMapping: LayerMapping = {
         return useBias ? [k, ctx.weights().require('bias')] : [k];
       },
     };
-    const chain = activationLayers(act, top, out, (s) => ctx.name(s), ctx.target);
+    const chain = activationLayers(act, top, out, ctx);
     if (typeof chain === 'string') return refused(chain);
 
     const notes: string[] = [

@@ -74,7 +74,7 @@ export const denseMapping: LayerMapping = {
       summary = `Dense(${no}) on a ${shapeText(input.shape)} tensor acts on the channel axis only → Caffe 1×1 Convolution.`;
     }
     if (useBias) weights.push({ from: `bias (${no})`, to: `blobs[1] (${no})`, transform: 'copy' });
-    const chain = activationLayers(act, top, out, (s) => ctx.name(s), ctx.target);
+    const chain = activationLayers(act, top, out, ctx);
     if (typeof chain === 'string') return refused(chain);
     return mapped([...layers, ...chain.layers], [outputRef(out, ctx.outputShapes[0], chain.nonNegative)], {
       summary: act !== 'linear' ? `${summary} Activation: ${chain.note}.` : summary,

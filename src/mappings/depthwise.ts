@@ -116,7 +116,7 @@ export const depthwiseConv2dMapping: LayerMapping = {
       weights: () => ({ kernel: depthwiseToGroupedOihw(ctx.weights().require('depthwise_kernel')), bias: useBias ? ctx.weights().require('bias') : undefined }),
     });
     if (typeof conv === 'string') return refused(conv);
-    const chain = activationLayers(act, convTop, out, (s) => ctx.name(s), ctx.target);
+    const chain = activationLayers(act, convTop, out, ctx);
     if (typeof chain === 'string') return refused(chain);
     const weights: WeightMapping[] = [
       { from: `depthwise_kernel ${shapeText(kshape)} (kh,kw,C,mult)`, to: `blobs[0] ${shapeText(conv.kernelShape)} OIHW, output c·mult+m`, transform: `depthwiseToGroupedOihw${conv.kernelTransform}` },
@@ -190,7 +190,7 @@ export const separableConv2dMapping: LayerMapping = {
         return useBias ? [k, w.require('bias')] : [k];
       },
     };
-    const chain = activationLayers(act, pwTop, out, (s) => ctx.name(s), ctx.target);
+    const chain = activationLayers(act, pwTop, out, ctx);
     if (typeof chain === 'string') return refused(chain);
     const weights: WeightMapping[] = [
       { from: `depthwise_kernel ${shapeText(kshape)} (kh,kw,C,mult)`, to: `${dwTop} blobs[0] ${shapeText(conv.kernelShape)} OIHW`, transform: `depthwiseToGroupedOihw${conv.kernelTransform}` },

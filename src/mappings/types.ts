@@ -87,6 +87,8 @@ export interface MappingContext {
   target: TargetProfile;
   /** Backend the file was saved with: Theano files hold flipped convolution kernels. */
   backend: string;
+  /** Saved by Keras 3 (hard_sigmoid is relu6(x + 3) / 6 there, clip(0.2·x + 0.5, 0, 1) before). */
+  keras3: boolean;
   /** Weight shapes by short name, without reading data. */
   weightShapes: Map<string, number[]>;
   /** Reads the layer's weights (call only inside `blobs` thunks, so planning stays cheap). */

@@ -62,6 +62,11 @@ export async function runWizard(argv: string[], opts: RunOptions = {}): Promise<
     return 2;
   }
   const cwd = opts.cwd ?? process.cwd();
+  // Ink draws only the final frame when it believes it runs in CI (the is-in-ci package reads CI
+  // and CONTINUOUS_INTEGRATION once, when Ink is first imported). The wizard runs only on an
+  // interactive terminal, so a terminal wins over a CI variable that a shell exported.
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
   const [{ render }, { createElement }, { App }, { initialState }] = await Promise.all([import('ink'), import('react'), import('./App.js'), import('./state.js')]);
   const initial = initialState({ cwd, entries: pickerEntries(cwd, demoModelPath()), modelPath: args.modelPath, outDir: args.outDir });
   let code = 0;

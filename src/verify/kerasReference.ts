@@ -35,6 +35,7 @@ import type * as TfLayers from '@tensorflow/tfjs-layers';
 import { UserError } from '../core/errors.js';
 import { elementCount, type Tensor } from '../core/tensor.js';
 import type { KerasConfigNode, KerasH5, WeightEntry } from '../h5/kerasH5.js';
+import { isKeras3 } from '../keras/modelGraph.js';
 
 type Tf = typeof TfCore;
 type Tfl = typeof TfLayers;
@@ -698,7 +699,7 @@ export async function buildKerasReference(file: KerasH5, options: ReferenceOptio
   if (!MODEL_CLASSES.has(top.class_name)) throw new UserError(`the top-level model class '${top.class_name}' is not a Keras Model or Sequential`);
   if (/^1\./.test(file.kerasVersion ?? '') || /"(nb_filter|border_mode|nb_row|output_dim)"/.test(JSON.stringify(top)))
     throw new UserError('this is a Keras 1 model, which the verification cannot rebuild; load it in Keras 2 and save it again with model.save("model.h5")');
-  const keras3 = /^3\./.test(file.kerasVersion ?? '') || JSON.stringify(top).includes('"__keras_tensor__"');
+  const keras3 = isKeras3(file.kerasVersion, top);
   const norm: Normaliser = { keras3, notes: new Set() };
   const theano = (file.backend ?? '').toLowerCase() === 'theano';
   if (theano) norm.notes.add('Theano-saved convolution kernels flipped back to TensorFlow order');

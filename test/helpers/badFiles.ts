@@ -295,6 +295,12 @@ export async function makeBadFiles(dir: string): Promise<Record<string, string>>
   conv1(unknownLayer).class_name = 'FancyConv';
   out.unknownLayer = await writeKeras(join(dir, 'unknown-layer.h5'), unknownLayer);
 
+  // An unknown class on a layer whose name holds a newline and an escape character: the error
+  // must still be one line.
+  const newlineName = cloneDump(unknownLayer);
+  renameLayer(newlineName, layers(newlineName).find((l: any) => l.class_name === 'FancyConv').name, 'bad\nname\x1b[31m');
+  out.newlineName = await writeKeras(join(dir, 'newline-name.h5'), newlineName);
+
   const cycle = cloneDump(dump);
   {
     const convs = layers(cycle).filter((l: any) => l.class_name === 'Conv2D');

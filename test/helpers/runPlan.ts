@@ -25,9 +25,13 @@ export interface Planned {
 }
 
 /** Plans an inline model; throws when it is not convertible (unless `allowUnconvertible`). */
-export function planModel(layers: LayerSpec[], weights: FakeWeights = {}, options: PlanOptions & { outputs?: string[]; allowUnconvertible?: boolean } = {}): Planned {
-  const graph = buildKerasGraph(functionalModel(layers, options.outputs));
-  const plan = planConversion(graph, fakeKerasH5(weights), options);
+export function planModel(
+  layers: LayerSpec[],
+  weights: FakeWeights = {},
+  options: PlanOptions & { outputs?: string[]; allowUnconvertible?: boolean; kerasVersion?: string } = {},
+): Planned {
+  const graph = buildKerasGraph(functionalModel(layers, options.outputs), { kerasVersion: options.kerasVersion });
+  const plan = planConversion(graph, fakeKerasH5(weights, { kerasVersion: options.kerasVersion }), options);
   const layersOf = (n: string) => plan.layers.find((l) => l.layer.name === n)?.caffeLayers ?? [];
   if (!plan.convertible) {
     if (options.allowUnconvertible) return { plan, prototxt: '', caffemodel: new Uint8Array(0), layersOf };
