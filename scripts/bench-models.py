@@ -10,6 +10,8 @@ weights=None (random initial weights, deterministic seed), real `model.save()` f
 
     .cache/bench/resnet50.h5   ResNet50, 224x224x3, with top: 25.6M parameters (~100 MB)
     .cache/bench/vgg16.h5      VGG16, 224x224x3, with top: 138.4M parameters (~530 MB)
+    .cache/bench/mobilenetv2.h5  MobileNetV2 (alpha 1), 224x224x3, with top: 3.5M parameters
+                               (~14 MB), for timing `convert --verify`
 
 .cache/ is gitignored: never commit these. Existing files are kept (pass --force to rebuild).
 
@@ -36,7 +38,8 @@ def build(force):
     import keras
     from keras import applications  # keras_applications 1.0.8 through keras 2.3.1
     os.makedirs(OUT, exist_ok=True)
-    for name, ctor in [('resnet50', applications.ResNet50), ('vgg16', applications.VGG16)]:
+    for name, ctor in [('resnet50', applications.ResNet50), ('vgg16', applications.VGG16),
+                       ('mobilenetv2', applications.MobileNetV2)]:
         path = os.path.join(OUT, name + '.h5')
         if os.path.exists(path) and not force:
             print('%s exists (pass --force to rebuild)' % path)

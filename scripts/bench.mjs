@@ -13,7 +13,9 @@
  *   - where the reference environment is set up (../shared/oracle), the minimal Keras + pycaffe
  *     conversion of the same file (load_model, caffe.Net on our prototxt, copy the params,
  *     net.save), timed inside the environment from interpreter start (scripts/bench-models.py);
- *   - start-up: `keras2caffe --help` and `convert` of a small model.
+ *   - start-up: `keras2caffe --help` and `convert` of a small model;
+ *   - verification: `convert --verify` of MobileNetV2 at 224×224 (tfjs and OpenCV DNN loaded,
+ *     both nets run, every layer compared), next to the same `convert` without --verify.
  *
  * Peak RSS is the kernel's ru_maxrss of each node process, written at exit by a preloaded
  * module (`node --require`), the same way for keras2caffe and the floor.
@@ -21,7 +23,7 @@
  * so every run reads it from the disk; the tool and the floor alike.
  *
  * Options: --runs N (default 5), --vgg-runs N (default: --runs), --oracle-runs N (default 3),
- *          --only resnet50,vgg16, --no-oracle, --cache file|all|warm (default file; --warm = warm),
+ *          --only resnet50,vgg16,verify, --no-oracle, --cache file|all|warm (default file; --warm = warm),
  *          --json FILE (default .cache/bench/results.json), --cli PATH (another build's bin/keras2caffe.js)
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -88,13 +90,14 @@ const flag = (name) => args.includes(`--${name}`);
 const RUNS = Math.max(1, Number(opt('runs', 5)));
 const VGG_RUNS = Math.max(1, Number(opt('vgg-runs', RUNS)));
 const ORACLE_RUNS = Math.max(1, Number(opt('oracle-runs', 3)));
-const ONLY = opt('only', 'resnet50,vgg16').split(',');
+const ONLY = opt('only', 'resnet50,vgg16,verify').split(',');
 const JSON_OUT = resolve(opt('json', join(CACHE, 'results.json')));
 
 const MODELS = [
   { id: 'resnet50', file: join(CACHE, 'resnet50.h5'), label: 'ResNet50-size', runs: RUNS },
   { id: 'vgg16', file: join(CACHE, 'vgg16.h5'), label: 'VGG16-size', runs: VGG_RUNS },
 ].filter((m) => ONLY.includes(m.id));
+const VERIFY_MODEL = ONLY.includes('verify') ? { id: 'mobilenetv2', file: join(CACHE, 'mobilenetv2.h5'), label: 'MobileNetV2 224×224' } : null;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -207,7 +210,7 @@ function oracleReady() {
 }
 
 function ensureModels() {
-  const missing = MODELS.filter((m) => !existsSync(m.file));
+  const missing = [...MODELS, ...(VERIFY_MODEL ? [VERIFY_MODEL] : [])].filter((m) => !existsSync(m.file));
   if (!missing.length) return true;
   if (!oracleReady()) {
     console.error(`missing ${missing.map((m) => relative(ROOT, m.file)).join(', ')}; build them with real Keras:\n  ../shared/oracle/setup.sh && ../shared/oracle/run python3 scripts/bench-models.py`);
@@ -215,7 +218,7 @@ function ensureModels() {
   }
   console.log('building the benchmark models with Keras (once)...');
   const r = spawnSync(ORACLE, ['python3', 'scripts/bench-models.py'], { cwd: ROOT, stdio: 'inherit' });
-  return r.status === 0 && MODELS.every((m) => existsSync(m.file));
+  return r.status === 0 && missing.every((m) => existsSync(m.file));
 }
 
 /** Parameter bytes (float32) of a model, from keras2caffe's own reader. */
@@ -295,6 +298,37 @@ async function benchModel(m) {
   return res;
 }
 
+/** `convert --verify` against plain `convert` of the same model, medians of --runs (at least 3). */
+async function benchVerify(m) {
+  const outDir = join(OUT, 'verify');
+  mkdirSync(outDir, { recursive: true });
+  const base = [CLI, 'convert', m.file, '--out', outDir, '--yes', '--force'];
+  await mustRun(process.execPath, [...base, '--verify']);
+  const n = Math.max(RUNS, 3);
+  const plain = [];
+  const verified = [];
+  let report = null;
+  for (let i = 0; i < n; i++) {
+    plain.push((await mustRun(process.execPath, base)).wall);
+    const r = await mustRun(process.execPath, [...base, '--verify', '--json'], { rss: true });
+    verified.push(r);
+    report = JSON.parse(r.stdout);
+    process.stdout.write(`  ${m.label} run ${i + 1}/${n}: convert ${ms(plain[i])}, convert --verify ${ms(r.wall)} (${mb(r.rss)})\n`);
+  }
+  const v = report.verification;
+  return {
+    model: m.id,
+    label: m.label,
+    runs: n,
+    convertMs: median(plain),
+    verifyMs: median(verified.map((r) => r.wall)),
+    peakRssBytes: median(verified.map((r) => r.rss)),
+    blobsCompared: v.rows.length,
+    passed: v.passed,
+    maxAbsError: Math.max(...v.rows.map((r) => r.maxAbs ?? 0)),
+  };
+}
+
 async function benchStartup() {
   const outDir = join(OUT, 'startup');
   mkdirSync(outDir, { recursive: true });
@@ -337,6 +371,7 @@ async function main() {
   console.log(`page cache: ${CACHE_TEXT}`);
   const results = { date: new Date().toISOString(), machine, cache: CACHE_MODE, cacheText: CACHE_TEXT, models: [], startup: null };
   if (MODELS.length && ensureModels()) for (const m of MODELS) results.models.push(await benchModel(m));
+  if (VERIFY_MODEL && existsSync(VERIFY_MODEL.file)) results.verify = await benchVerify(VERIFY_MODEL);
   results.startup = await benchStartup();
   mkdirSync(dirname(JSON_OUT), { recursive: true });
   writeFileSync(JSON_OUT, JSON.stringify(results, null, 2) + '\n');
@@ -361,6 +396,11 @@ async function main() {
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  '));
   const s = results.startup;
   console.log(`\nstart-up (median of ${s.runs}): node -e 0 ${ms(s.nodeMs)}, keras2caffe --help ${ms(s.helpMs)}${s.convertMs !== undefined ? `, convert ${s.smallModel} ${ms(s.convertMs)}` : ''}`);
+
+  if (results.verify) {
+    const v = results.verify;
+    console.log(`verification (median of ${v.runs}): ${v.label}: convert ${ms(v.convertMs)}, convert --verify ${ms(v.verifyMs)}, peak RSS ${mb(v.peakRssBytes)}, ${v.blobsCompared} blobs compared, ${v.passed ? 'passed' : 'FAILED'} (max abs error ${v.maxAbsError.toExponential(1)})`);
+  }
 
   console.log('\ntargets:');
   const check = (ok, text) => console.log(`  ${ok ? 'ok  ' : 'MISS'} ${text}`);

@@ -89,7 +89,7 @@ export const activationMapping: LayerMapping = {
   doc: {
     caffe: 'ReLU / Sigmoid / TanH / ELU / BNLL / Softmax / Exp, or an exact chain (selu, relu6, hard_sigmoid, swish, softsign, mish, hard_silu)',
     restrictions:
-      'softmax over the channel axis → Softmax axis 1; relu6 → Clip or an exact ReLU/Power chain; no gelu (erf), log_softmax or other non-Caffe functions',
+      'softmax over the channel axis → Softmax axis 1; relu6 → Clip or an exact ReLU/Power chain; hard_sigmoid with the slope of the saving Keras (0.2; Keras 3: 1/6); no gelu (erf), log_softmax or other non-Caffe functions',
     perTarget: {
       bvlc: 'relu6 → Clip(0, 6); swish/silu → Swish',
       opencv: 'relu6 → ReLU, Power, ReLU, Power; swish/silu → Swish',
