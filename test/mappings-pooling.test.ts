@@ -74,6 +74,44 @@ describe("pooling 'same'/'valid' (pooling.ts) against TF's formula", () => {
   it('reports', () => console.log(measured.join('\n')));
 });
 
+describe('AVE pooling over padded cells: a decision, exact by default', () => {
+  const model = [input('x', [5, 6, 2]), layer('p', 'AveragePooling2D', { pool_size: [3, 3], strides: [1, 1], padding: 'same' }, ['x'])];
+  const x = rnd([5, 6, 2], 73, 3);
+  const ref = poolRef(x, 'avg', [3, 3], [1, 1], 'same');
+
+  it('offers the Scale correction (exact, the default) and plain AVE (with its error said)', () => {
+    const p = planWith(model, {});
+    const d = p.plan.layers[1].decisions.find((x) => x.key === 'p:average')!;
+    expect(d.chosen).toBe('scale');
+    expect(d.spec.options.map((o) => [o.id, o.exact])).toEqual([['scale', true], ['plain', false]]);
+    // A 3×3 window at a corner holds 4 real cells of 9: Keras divides by 4, Caffe by 9.
+    expect(d.spec.options[1].error).toContain('down to 0.444');
+    expect(d.spec.diagram).toMatch(/rows +Keras: 2 3 3 3 2 +Caffe: 3 3 3 3 3\ncolumns Keras: 2 3 3 3 3 2 +Caffe: 3 3 3 3 3 3\n/);
+    expect(p.layersOf('p').map((l) => l.type)).toEqual(['Pooling', 'Scale']);
+    expect(p.plan.layers[1].status).toBe('decision');
+  });
+
+  it('plain AVE is marked inexact, and its numbers differ from Keras exactly by count ratio at the borders', async () => {
+    const p = planWith(model, {}, { decisions: { 'p:average': 'plain' } });
+    expect(p.layersOf('p').map((l) => l.type)).toEqual(['Pooling']);
+    expect(p.plan.layers[1].status).toBe('inexact');
+    // Caffe's plain AVE is the Keras sum over real cells divided by 9 everywhere.
+    const counts = (i: number, n: number) => Math.min(i + 2, n) - Math.max(i - 1, 0);
+    const [h, w, c] = ref.shape;
+    const plain = tensor([h, w, c], ref.data.map((v, idx) => {
+      const ch = idx % c;
+      const j = ((idx - ch) / c) % w;
+      const i = Math.floor(idx / (c * w));
+      return (v * counts(i, h) * counts(j, w)) / 9;
+    }));
+    const exact = await errorsAgainst(p, [x], { p: plain });
+    expect(exact.opencv).toBeLessThanOrEqual(TOL);
+    if (exact.caffe !== undefined) expect(exact.caffe).toBeLessThanOrEqual(TOL);
+    const off = await errorsAgainst(p, [x], { p: ref });
+    expect(off.opencv).toBeGreaterThan(1e-2);
+  });
+});
+
 async function caffeOnly(p: ReturnType<typeof planWith>, x: Tensor, ref: Tensor): Promise<{ opencv: number; caffe?: number }> {
   const { runInCaffe, relError } = await import('./helpers/runPlan.js');
   const got = await runInCaffe(p, [x]);

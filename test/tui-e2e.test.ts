@@ -124,7 +124,11 @@ describe('keras2caffe wizard end to end', () => {
     // The wizard's proposals (planned as a person is asked) must make the demo convertible.
     const m = await loadModel(model);
     try {
-      expect(planConversion(m.graph, m.file, { interactive: true }).convertible).toBe(true);
+      const plan = planConversion(m.graph, m.file, { interactive: true });
+      expect(plan.convertible).toBe(true);
+      // The demo asks one question of each kind: a ZeroPadding2D to fold, an asymmetric 'same'
+      // padding, average pooling over padded cells, and a layer Caffe has no equivalent for.
+      if (stem === 'demo') expect(plan.layers.flatMap((l) => l.decisions.map((d) => d.spec.id)).sort()).toEqual(['average', 'handler', 'padding', 'zeropad']);
     } finally {
       m.file.close();
     }

@@ -64,6 +64,7 @@ export function padDiagram(p: Pads, h: number, w: number): string {
   return [
     `rows    Keras: ${row(p[0], h, p[1])}   Caffe pad_h=${ch}: ${row(ch, h, ch)}`,
     `columns Keras: ${row(p[2], w, p[3])}   Caffe pad_w=${cw}: ${row(cw, w, cw)}`,
+    'P = a padded row/column, . = data',
   ].join('\n');
 }
 

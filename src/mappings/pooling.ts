@@ -33,12 +33,29 @@ function realCells(i: number, size: number, k: number, s: number, p: number): nu
   return kerasAveCount(i, k, s, p, 0, size);
 }
 
+/** A short list of numbers: all of them, or the first four, …, the last two. */
+function countsText(xs: number[]): string {
+  return (xs.length <= 8 ? xs : [...xs.slice(0, 4), '…', ...xs.slice(-2)]).join(' ');
+}
+
+/** The AVE divisors per output row and column, Keras's against Caffe's (a window divides by their product). */
+function divisorDiagram(keras: number[][], caffe: number[][]): string {
+  const [kr, kc] = keras.map(countsText);
+  const [cr, cc] = caffe.map(countsText);
+  const w = Math.max(kr.length, kc.length);
+  return [
+    `rows    Keras: ${kr.padEnd(w)}   Caffe: ${cr}`,
+    `columns Keras: ${kc.padEnd(w)}   Caffe: ${cc}`,
+    'cells each window averages over, per output row and column',
+  ].join('\n');
+}
+
 export const poolingMapping: LayerMapping = {
   kerasClasses: ['MaxPooling2D', 'AveragePooling2D', 'MaxPool2D', 'AvgPool2D'],
   doc: {
     caffe: 'Pooling MAX/AVE (+ Slice, + Scale)',
     restrictions:
-      "'valid' and 'same'. Caffe rounds the output size up: the extra row/column is sliced off (round_mode FLOOR where the target has it). Caffe AVE counts padded cells: a constant per-position Scale corrects it",
+      "'valid' and 'same'. Caffe rounds the output size up: the extra row/column is sliced off (round_mode FLOOR where the target has it). Caffe AVE counts padded cells: a constant per-position Scale corrects it (a decision; plain AVE is offered, not exact)",
     perTarget: { bvlc: "'valid' uses round_mode: FLOOR instead of a Slice" },
   },
   inferShapes(config, inputs) {
@@ -147,6 +164,37 @@ function mapPooling(ctx: MappingContext): MappingResult {
       }
     if (!differs) ratio = null;
   }
+  // Where the divisors differ, a person may choose the plain Caffe AVE (what other converters
+  // emit), with the error it brings said: border outputs scaled by Keras count / Caffe count.
+  let plainAve = false;
+  if (ratio) {
+    let least = 1;
+    for (const r of ratio) least = Math.min(least, 1 / r);
+    const kerasPad: Pads = [zp[0] + same[0], zp[1] + same[1], zp[2] + same[2], zp[3] + same[3]];
+    const choice = ctx.decide({
+      id: 'average',
+      question: `Keras averages each window over the cells of its input only; Caffe's AVE also counts the padded cells (${padsText(kerasPad)}). How should Caffe average?`,
+      options: [
+        { id: 'scale', label: "Correct Caffe's divisor with a constant per-position Scale", exact: true, detail: `one Scale layer with a (${oh},${ow}) factor blob` },
+        {
+          id: 'plain',
+          label: 'Plain Caffe AVE pooling (divides by the padded window)',
+          exact: false,
+          error: `border outputs are multiplied by Keras count / Caffe count, down to ${least.toFixed(3)}; inner outputs are exact`,
+        },
+      ],
+      default: 'scale',
+      diagram: divisorDiagram(
+        axes.map((a) => Array.from({ length: want[a] }, (_, i) => kerasAveCount(i, k[a], s[a], begin[a], a === 0 ? -zp[0] : -zp[2], real[a] + (a === 0 ? zp[1] : zp[3])))),
+        axes.map((a) => Array.from({ length: want[a] }, (_, i) => caffeAveCount(i + lead[a], real[a], k[a], s[a], pad[a]))),
+      ),
+    });
+    if (choice === 'plain') {
+      plainAve = true;
+      ratio = null;
+      notes.push(`Not exact, as chosen: Caffe divides border windows by the padded window size, so border outputs are ${least.toFixed(3)}–1 times Keras's.`);
+    }
+  }
   const poolTop = needSlice || ratio ? ctx.name('pool') : out;
   const pp: Record<string, unknown> = { pool: isMax ? 'MAX' : 'AVE' };
   if (k[0] === k[1]) pp.kernel_size = k[0];
@@ -207,6 +255,7 @@ function mapPooling(ctx: MappingContext): MappingResult {
     });
     notes.push('Caffe AVE pooling divides by the window size including padded cells; Keras (TensorFlow) divides by the real cells only. A Scale with a constant per-position factor (Caffe count / Keras count) makes it exact.');
   }
+  const inexact = plainAve ? "AVE pooling without the count correction: border outputs differ from Keras's" : undefined;
   return mapped(layers, [outputRef(out, ctx.outputShapes[0], isMax && !!input.nonNegative)], {
     summary: `${ctx.layer.className} ${k.join('×')}/${s.join('×')} '${padding}' → Caffe Pooling ${isMax ? 'MAX' : 'AVE'}${needSlice ? ' + Slice' : ''}${ratio ? ' + Scale' : ''}.`,
     params: [
@@ -216,7 +265,7 @@ function mapPooling(ctx: MappingContext): MappingResult {
     ],
     weights: ratio ? [{ from: '(computed)', to: `Scale blobs[0] (${oh},${ow})`, transform: 'per-position Caffe count / Keras count' }] : [],
     notes,
-  });
+  }, inexact);
 }
 
 export const globalPoolingMapping: LayerMapping = {

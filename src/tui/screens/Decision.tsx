@@ -55,10 +55,10 @@ export function Decision({ view, kind, index, total, planning, text = '', error,
       ))}
       {view.diagram ? (
         <Box flexDirection="column" marginTop={1}>
-          {view.diagram.split('\n').map((line, i) => (
-            <Text key={`d${i}`}>{c.cyan(trunc(line, w))}</Text>
+          {/* A diagram's last line is its legend. */}
+          {view.diagram.split('\n').map((line, i, all) => (
+            <Text key={`d${i}`}>{i === all.length - 1 ? c.dim(trunc(line, w)) : c.cyan(trunc(line, w))}</Text>
           ))}
-          <Text>{c.dim('P = a padded row/column, . = data')}</Text>
         </Box>
       ) : null}
       <Text> </Text>
