@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { decodePng, netInfo, randomInput, resizeBilinear, verifyPair } from '../src/verify/verify.js';
+import { decodePng, netInfo, OPENCV_MAX_CAFFEMODEL_BYTES, randomInput, resizeBilinear, verifyPair } from '../src/verify/verify.js';
 import { buildKerasGraph } from '../src/keras/modelGraph.js';
 import { buildNet, planConversion } from '../src/core/planner.js';
 import { writePrototxt } from '../src/caffe/prototxt.js';
@@ -129,6 +129,16 @@ describe('verifyPair (any Keras/Caffe pair, matched by name)', () => {
     expect(rows.r1.blob).toBe(convTop);
     expect(rows.c1.passed && rows.r1.passed && rows.p.passed).toBe(true);
     expect(r.rows.at(-1)!.kind).toBe('output');
+  });
+
+  it('refuses at once a caffemodel too big for OpenCV.js, naming the size and the way out', async () => {
+    // Zero-filled: the pages are never touched, so this costs no real memory.
+    const huge = new Uint8Array(OPENCV_MAX_CAFFEMODEL_BYTES + 1);
+    const started = performance.now();
+    await expect(verifyPair({ model: file, prototxt: writePrototxt(net), caffemodel: huge, prototxtName: 'big.prototxt', caffemodelName: 'big.caffemodel' })).rejects.toThrow(
+      /^big\.prototxt \+ big\.caffemodel: cannot verify in-process: its 450 MB caffemodel does not fit OpenCV\.js, .*\(450 MB at most\); check the net in native OpenCV DNN or Caffe$/,
+    );
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('reads a Keras conv with a fused activation from the blob after its in-place ReLU', async () => {

@@ -497,6 +497,14 @@ function elapsed(t: number): number {
   return (performance.now() - t) / 1000;
 }
 
+/**
+ * The biggest caffemodel OpenCV.js can verify. Its WebAssembly heap is capped at 1 GB and holds
+ * the caffemodel file (Emscripten's in-memory FS) and the parsed weights at once. Measured with
+ * @techstark/opencv-js 4.12: a net of one 500 MB blob loads, one of 550 MB does not, nor
+ * VGG16's 528 MB; the margin leaves room for the activations of a per-layer check.
+ */
+export const OPENCV_MAX_CAFFEMODEL_BYTES = 450 * 2 ** 20;
+
 /** OpenCV could not run the net; `retryable` when only the set of requested blobs was the problem. */
 class CaffeRunError extends UserError {
   constructor(
@@ -520,6 +528,8 @@ async function runCaffe(prototxt: string, caffemodel: Uint8Array, inputs: { name
     const retryable = /no layer found for|has no blob named|Requested blob not found|requested id=-1 not found/i.test(msg);
     const missing = /Can't create layer "[^"]*" of type "([^"]+)"/.exec(msg);
     if (missing) msg += `; OpenCV DNN has no '${missing[1]}' layer, so this net cannot be verified here`;
+    else if (/Insufficient memory|Cannot enlarge memory|null function or function signature mismatch|out of memory/i.test(msg))
+      msg = `OpenCV.js ran out of its 1 GB WebAssembly memory running this net (${(caffemodel.byteLength / 2 ** 20).toFixed(0)} MB of weights); check it in native OpenCV DNN or Caffe`;
     else if (/blobs\.empty\(\)|blobs\.size\(\)|weightsMat|Assertion failed/.test(msg)) msg += ' (do the prototxt and the caffemodel belong together?)';
     throw new CaffeRunError(`${source}: ${msg}`, retryable);
   }
@@ -595,6 +605,11 @@ async function execute(rp: RunPlan, opts: VerifyCommon, started: number, source:
   const tol = opts.tolerance ?? DEFAULT_TOLERANCE;
   if (!(tol > 0) || !Number.isFinite(tol)) throw new UserError(`tolerance ${tol} must be a positive number`);
   const progress = opts.onProgress ?? (() => undefined);
+  // Refuse before the (long) Keras run a net that OpenCV.js cannot hold.
+  if (opts.caffemodel.byteLength > OPENCV_MAX_CAFFEMODEL_BYTES)
+    throw new UserError(
+      `${source}: cannot verify in-process: its ${(opts.caffemodel.byteLength / 2 ** 20).toFixed(0)} MB caffemodel does not fit OpenCV.js, whose 1 GB WebAssembly heap holds the file and the parsed weights (${OPENCV_MAX_CAFFEMODEL_BYTES / 2 ** 20} MB at most); check the net in native OpenCV DNN or Caffe`,
+    );
   const { reference } = rp;
   try {
     const prepared = await prepareInputs(rp.specs, opts);
