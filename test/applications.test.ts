@@ -1,6 +1,6 @@
 /**
- * The keras.applications proof of issue 3: MobileNet, MobileNetV2, ResNet50, VGG16 (+ Flatten→Dense
- * top), InceptionV3, DenseNet121, Xception and NASNetMobile, built with real Keras (random weights,
+ * The keras.applications proof of issue 3: MobileNet, MobileNetV2, ResNet50, VGG16 (its own
+ * include_top=True Flatten→4096→4096→1000 top, and a smaller spelt-out top), InceptionV3, DenseNet121, Xception and NASNetMobile, built with real Keras (random weights,
  * randomised BN statistics, small inputs) by fixtures/make_applications.py into .cache/applications/
  * (too big for git; CI generates them when the reference environment is there). Each model is
  * converted in-process for every target profile and run in OpenCV DNN and in real BVLC Caffe; the
