@@ -200,6 +200,20 @@ describe('config normalisation', () => {
     expect(d.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
   });
 
+  it("computes hard_sigmoid with the saving Keras's formula: clip(0.2x + 0.5) in Keras 2, relu6(x + 3) / 6 in Keras 3", async () => {
+    const config = functionalModel([input('x', [4, 5]), layer('h', 'Activation', { activation: 'hard_sigmoid' }, ['x'])]);
+    const wide = rnd([4, 5], 12, 8); // reaches both clips of either formula
+    const formulas: [string, (v: number) => number][] = [
+      ['2.3.1', (v) => Math.min(Math.max(0.2 * v + 0.5, 0), 1)],
+      ['3.3.3', (v) => Math.min(Math.max(v + 3, 0), 6) / 6],
+    ];
+    for (const [kerasVersion, f] of formulas) {
+      const { values } = await predict(config, {}, [wide], { kerasVersion });
+      const got = values.get('h')!.data;
+      expect(compareValues(wide.data.map(f), got).maxAbs, kerasVersion).toBeLessThan(1e-6);
+    }
+  });
+
   it('accepts the NHWC input with or without its batch axis', async () => {
     const { config, weights } = convNet(false);
     const a = await predict(config, weights, [x]);
