@@ -9,7 +9,8 @@ import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import type * as pb from 'protobufjs';
+import protobuf from '../src/caffe/protobufjs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/core/tensor.js';
 import { encodeCaffemodel, writeCaffemodel } from '../src/caffe/caffemodel.js';
@@ -94,8 +95,8 @@ describe('real Caffe', () => {
     'our caffe.proto matches caffe_pb2 (numbers, types, labels, packed, defaults, enums)',
     async () => {
       const { root } = caffeProto();
-      const ns = root.lookup('caffe') as protobuf.Namespace;
-      const types = ns.nestedArray.filter((x): x is protobuf.Type => x instanceof protobuf.Type);
+      const ns = root.lookup('caffe') as pb.Namespace;
+      const types = ns.nestedArray.filter((x): x is pb.Type => x instanceof protobuf.Type);
       const bvlc = types.filter((x) => x.name !== 'PermuteParameter');
       expect(types.length).toBeGreaterThan(30);
       await writeFile(join(work, 'messages.json'), JSON.stringify(bvlc.map((x) => x.name)));
@@ -159,7 +160,7 @@ json.dump(out, open(sys.argv[2], 'w'))
           if (e instanceof protobuf.Enum) expect(e.values, `${type.name}.${e.name}`).toEqual(r.enums[e.name]);
         }
       }
-      expect((root.lookupEnum('caffe.Phase') as protobuf.Enum).values).toEqual(real.Phase.enum);
+      expect((root.lookupEnum('caffe.Phase') as pb.Enum).values).toEqual(real.Phase.enum);
       expect(checked).toBeGreaterThan(150);
       // the non-BVLC extension really is absent from BVLC
       expect(real.LayerParameter.fields.permute_param).toBeUndefined();

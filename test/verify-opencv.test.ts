@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import protobuf from 'protobufjs';
+import type * as pb from 'protobufjs';
+import protobuf from '../src/caffe/protobufjs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/core/tensor.js';
 import { loadOpenCV, OpenCVError, opencvVersion, runCaffeInOpenCV } from '../src/verify/opencvNet.js';

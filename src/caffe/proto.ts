@@ -7,22 +7,23 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import type * as pb from 'protobufjs';
+import protobuf from './protobufjs.js';
 import type { CaffeLayer } from './net.js';
 
-export type Root = protobuf.Root;
-export type Type = protobuf.Type;
-export type Field = protobuf.Field;
-export type Enum = protobuf.Enum;
+export type Root = pb.Root;
+export type Type = pb.Type;
+export type Field = pb.Field;
+export type Enum = pb.Enum;
 
 export interface CaffeProto {
-  root: protobuf.Root;
-  NetParameter: protobuf.Type;
-  LayerParameter: protobuf.Type;
-  BlobProto: protobuf.Type;
-  BlobShape: protobuf.Type;
+  root: pb.Root;
+  NetParameter: pb.Type;
+  LayerParameter: pb.Type;
+  BlobProto: pb.Type;
+  BlobShape: pb.Type;
   /** Any message of caffe.proto by its name, e.g. `type('ConvolutionParameter')`. */
-  type(name: string): protobuf.Type;
+  type(name: string): pb.Type;
 }
 
 const PROTO_RELATIVE = join('proto', 'caffe.proto');
@@ -53,7 +54,7 @@ export function caffeProto(): CaffeProto {
   const parsed = protobuf.parse(readFileSync(path, 'utf8'), { keepCase: true });
   const root = parsed.root;
   root.resolveAll();
-  const type = (name: string): protobuf.Type => {
+  const type = (name: string): pb.Type => {
     const t = root.lookupType(`caffe.${name}`);
     return t;
   };
@@ -75,13 +76,13 @@ export function caffeProto(): CaffeProto {
 export type NormalizedValue = number | boolean | string | NormalizedMessage;
 
 export interface NormalizedField {
-  field: protobuf.Field;
+  field: pb.Field;
   /** One entry for an optional/required field; one or more for a repeated field. */
   values: NormalizedValue[];
 }
 
 export interface NormalizedMessage {
-  type: protobuf.Type;
+  type: pb.Type;
   /** Only the fields that are set, in field-number order. */
   fields: NormalizedField[];
 }
@@ -119,7 +120,7 @@ function fail(ctx: string, path: string, message: string): never {
   throw new Error(`${ctx}: ${path ? `${path}: ` : ''}${message}`);
 }
 
-function normalizeScalar(field: protobuf.Field, v: unknown, ctx: string, path: string): NormalizedValue {
+function normalizeScalar(field: pb.Field, v: unknown, ctx: string, path: string): NormalizedValue {
   const resolved = field.resolvedType;
   if (resolved instanceof protobuf.Type) {
     if (!isPlainObject(v)) fail(ctx, path, `expected a ${resolved.name} object, got ${describe(v)}`);
@@ -176,7 +177,7 @@ function normalizeScalar(field: protobuf.Field, v: unknown, ctx: string, path: s
  * fields.
  */
 export function normalizeMessage(
-  type: protobuf.Type,
+  type: pb.Type,
   value: Record<string, unknown>,
   ctx: string,
   path = '',
@@ -251,7 +252,7 @@ export function normalizeLayer(layer: CaffeLayer): NormalizedMessage {
  * A normalized message as a plain object protobufjs can encode (`Type.encode`): enum names
  * become numbers. `filter` keeps only some top-level fields.
  */
-export function toProtobufObject(msg: NormalizedMessage, filter?: (field: protobuf.Field) => boolean): Record<string, unknown> {
+export function toProtobufObject(msg: NormalizedMessage, filter?: (field: pb.Field) => boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const { field, values } of msg.fields) {
     if (filter && !filter(field)) continue;

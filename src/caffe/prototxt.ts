@@ -5,7 +5,8 @@
  */
 import type { CaffeNet } from './net.js';
 import { normalizeLayer, type NormalizedMessage } from './proto.js';
-import protobuf from 'protobufjs';
+import type * as pb from 'protobufjs';
+import protobuf from './protobufjs.js';
 
 /**
  * A protobuf text-format string literal. The string is written as UTF-8 bytes; `"`, `\` and
@@ -56,7 +57,7 @@ export function formatFloat64(x: number): string {
   return String(x);
 }
 
-function formatScalar(field: protobuf.Field, v: number | boolean | string): string {
+function formatScalar(field: pb.Field, v: number | boolean | string): string {
   if (field.resolvedType instanceof protobuf.Enum) return String(v); // normalized to the name
   switch (field.type) {
     case 'string':
