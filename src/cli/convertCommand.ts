@@ -206,21 +206,25 @@ export async function convertCommand(argv: string[]): Promise<number> {
       const { verifyConversion, formatVerification } = await import('../verify/verify.js');
       const { readFileSync } = await import('node:fs');
       const caffemodel = readFileSync(files.caffemodel);
-      const result = await verifyConversion({
-        model,
-        plan,
-        prototxt: readFileSync(files.prototxt, 'utf8'),
-        caffemodel: new Uint8Array(caffemodel.buffer, caffemodel.byteOffset, caffemodel.byteLength),
-        input: str(flags, 'input'),
-        tolerance: tol,
-        onProgress: json || !process.stderr.isTTY ? undefined : (msg: string) => process.stderr.write(`\r${msg}\x1b[K`),
-      }).catch((err) => {
-        if (!json && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      const showProgress = !json && process.stderr.isTTY;
+      let result;
+      try {
+        result = await verifyConversion({
+          model,
+          plan,
+          prototxt: readFileSync(files.prototxt, 'utf8'),
+          caffemodel: new Uint8Array(caffemodel.buffer, caffemodel.byteOffset, caffemodel.byteLength),
+          input: str(flags, 'input'),
+          tolerance: tol,
+          onProgress: showProgress ? (msg: string) => process.stderr.write(`\r${msg}\x1b[K`) : undefined,
+        });
+      } catch (err) {
         // The conversion itself succeeded: say so with the reason the check could not run.
         if (err instanceof UserError) throw new UserError(`${err.message}; the converted files are written`);
         throw err;
-      });
-      if (!json && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      } finally {
+        if (showProgress) process.stderr.write('\r\x1b[K');
+      }
       report.verification = result;
       out(formatVerification(result));
       if (!result.passed) exit = 3;

@@ -5,6 +5,7 @@
  */
 import type { CaffeLayer, CaffeNet } from '../caffe/net.js';
 import { UserError } from './errors.js';
+import { elementCount, MAX_BLOB_COUNT } from './tensor.js';
 import { TARGETS, DEFAULT_TARGET, type TargetName, type TargetProfile } from './targets.js';
 import type { KerasH5, WeightEntry } from '../h5/kerasH5.js';
 import type { KerasGraph, KerasLayerCall, TensorId } from '../keras/modelGraph.js';
@@ -114,9 +115,6 @@ function weightAccess(file: KerasH5 | null, layer: KerasLayerCall): { shapes: Ma
   return { shapes, read };
 }
 
-/** The most values one Caffe blob holds (its count is an int). */
-export const MAX_BLOB_COUNT = 2 ** 31 - 1;
-
 /**
  * The plan row's reason for an exception from a mapping: ShapeError is the mappings' way to
  * refuse impossible inputs; any other Error (a TypeError on a config value of the wrong type, a
@@ -212,8 +210,7 @@ export function planConversion(graph: KerasGraph, file: KerasH5 | null, options:
       plan.outputShapes = mapping.inferShapes(layer.config, plan.inputShapes, layer);
       if (!plan.outputShapes.every((sh) => Array.isArray(sh) && sh.every((d) => Number.isSafeInteger(d) && d >= 0)))
         throw new ShapeError(`the config gives an invalid output shape ${JSON.stringify(plan.outputShapes).slice(0, 80)}`);
-      // Caffe counts a blob's values in an int (Blob::count_): a bigger tensor cannot exist there.
-      const huge = plan.outputShapes.find((sh) => sh.reduce((a, d) => a * d, 1) > MAX_BLOB_COUNT);
+      const huge = plan.outputShapes.find((sh) => elementCount(sh) > MAX_BLOB_COUNT);
       if (huge) throw new ShapeError(`the output shape (${huge.join(',')}) has more values than a Caffe blob holds (${MAX_BLOB_COUNT}); the config is damaged`);
     } catch (err) {
       const reason = mappingFailure(err);

@@ -4,6 +4,9 @@ export interface Tensor {
   data: Float32Array;
 }
 
+/** The most values one Caffe blob holds: Caffe counts them in an int (Blob::count_). */
+export const MAX_BLOB_COUNT = 2 ** 31 - 1;
+
 export function elementCount(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;

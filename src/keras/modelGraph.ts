@@ -10,6 +10,7 @@
  * - Sequential: `config` is a list of layers (Keras 2.0-2.2.0) or `{name, layers}`.
  */
 import { ModelFileError, UnsupportedModelError, UserError } from '../core/errors.js';
+import { MAX_BLOB_COUNT } from '../core/tensor.js';
 import type { KerasConfigNode } from '../h5/kerasH5.js';
 
 export type TensorId = string;
@@ -50,11 +51,11 @@ export interface KerasGraph {
 }
 
 /**
- * Whether a model config was saved by Keras 3: its keras_version attribute says 3.x, or its
- * config holds Keras 3's serialized tensors (`__keras_tensor__`, in inbound_nodes).
+ * Whether a model config was saved by Keras 3: its keras_version attribute says 3.x, or the
+ * config's JSON text holds Keras 3's serialized tensors (`__keras_tensor__`, in inbound_nodes).
  */
-export function isKeras3(kerasVersion: string | null | undefined, modelConfig: unknown): boolean {
-  return /^3\./.test(kerasVersion ?? '') || JSON.stringify(modelConfig).includes('"__keras_tensor__"');
+export function isKeras3(kerasVersion: string | null | undefined, configJson: string): boolean {
+  return /^3\./.test(kerasVersion ?? '') || configJson.includes('"__keras_tensor__"');
 }
 
 const MODEL_CLASSES = new Set(['Model', 'Functional', 'Sequential']);
@@ -108,8 +109,7 @@ function checkInputShape(l: RawLayer): void {
   if (shape === undefined) return;
   if (!Array.isArray(shape) || shape.length < 1 || shape.length > 8 || !shape.every((d) => d === null || (Number.isSafeInteger(d) && d >= -1)))
     bad(`input layer '${l.name}' has a malformed shape ${JSON.stringify(shape).slice(0, 80)}`);
-  // Caffe counts a blob's values in an int.
-  if (shape.slice(1).reduce((a: number, d: number | null) => a * (d !== null && d > 0 ? d : 1), 1) > 2 ** 31 - 1)
+  if (shape.slice(1).reduce((a: number, d: number | null) => a * (d !== null && d > 0 ? d : 1), 1) > MAX_BLOB_COUNT)
     bad(`input layer '${l.name}' has shape ${JSON.stringify(shape)}, more values than a Caffe blob holds`);
 }
 
@@ -213,7 +213,8 @@ export function buildKerasGraph(modelConfig: KerasConfigNode, opts: BuildOptions
 
 function buildGraph(modelConfig: KerasConfigNode, opts: BuildOptions): KerasGraph {
   const version = opts.kerasVersion ?? '';
-  if (/^1\./.test(version) || JSON.stringify(modelConfig).match(/"(nb_filter|border_mode|nb_row|output_dim)"/))
+  const configJson = JSON.stringify(modelConfig);
+  if (/^1\./.test(version) || /"(nb_filter|border_mode|nb_row|output_dim)"/.test(configJson))
     throw new UnsupportedModelError('this is a Keras 1 model, which is not supported yet; load it in Keras 2 and save it again with model.save("model.h5")');
   if (!MODEL_CLASSES.has(modelConfig.class_name))
     throw new UnsupportedModelError(`the top-level model class '${modelConfig.class_name}' is not a Keras Model or Sequential; save a Functional or Sequential model`);
@@ -341,5 +342,5 @@ function buildGraph(modelConfig: KerasConfigNode, opts: BuildOptions): KerasGrap
     }
   }
   const name = (modelConfig.config && !Array.isArray(modelConfig.config) && typeof modelConfig.config.name === 'string' && modelConfig.config.name) || 'model';
-  return { name, layers, inputs: top.inputs, outputs: top.outputs, producer, consumers, keras3: isKeras3(version, modelConfig) };
+  return { name, layers, inputs: top.inputs, outputs: top.outputs, producer, consumers, keras3: isKeras3(version, configJson) };
 }

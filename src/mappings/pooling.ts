@@ -1,7 +1,7 @@
 import type { CaffeLayer } from '../caffe/net.js';
 import { tensor } from '../core/tensor.js';
 import { mapped, outputRef, pair, refused, requireRank, ShapeError } from './common.js';
-import { kerasPads, padsText, validOutput, zeroPadLayer } from './padding.js';
+import { addPads, kerasPads, padsText, validOutput, zeroPadLayer } from './padding.js';
 import type { LayerMapping, MappingContext, MappingResult, Pads } from './types.js';
 
 /**
@@ -148,51 +148,43 @@ function mapPooling(ctx: MappingContext): MappingResult {
 
   const out = ctx.name();
   const needSlice = axes.some((a) => caffeOut[a] > want[a]);
-  // AVE correction: Caffe divides by the window clipped to [−p, size+p); Keras by the cells of its (zero-padded) tensor.
+  // AVE correction: Caffe divides by the window clipped to [−p, size+p); Keras by the cells of its
+  // (zero-padded) tensor. Both divisors are a product of a row count and a column count.
   let ratio: Float32Array | null = null;
+  let plainAve = false;
   if (!isMax) {
-    ratio = new Float32Array(oh * ow);
-    let differs = false;
+    const kerasCounts = axes.map((a) => Array.from({ length: want[a] }, (_, i) => kerasAveCount(i, k[a], s[a], begin[a], -zp[2 * a], real[a] + zp[2 * a + 1])));
+    const caffeCounts = axes.map((a) => Array.from({ length: want[a] }, (_, i) => caffeAveCount(i + lead[a], real[a], k[a], s[a], pad[a])));
+    const r = new Float32Array(oh * ow);
+    let least = 1;
     for (let y = 0; y < oh; y++)
       for (let x = 0; x < ow; x++) {
-        const caffeCount = caffeAveCount(y + lead[0], real[0], k[0], s[0], pad[0]) * caffeAveCount(x + lead[1], real[1], k[1], s[1], pad[1]);
-        const kerasCount =
-          kerasAveCount(y, k[0], s[0], begin[0], -zp[0], real[0] + zp[1]) * kerasAveCount(x, k[1], s[1], begin[1], -zp[2], real[1] + zp[3]);
-        const r = caffeCount / kerasCount;
-        ratio[y * ow + x] = r;
-        if (r !== 1) differs = true;
+        const kerasCount = kerasCounts[0][y] * kerasCounts[1][x];
+        const caffeCount = caffeCounts[0][y] * caffeCounts[1][x];
+        r[y * ow + x] = caffeCount / kerasCount;
+        least = Math.min(least, kerasCount / caffeCount);
       }
-    if (!differs) ratio = null;
-  }
-  // Where the divisors differ, a person may choose the plain Caffe AVE (what other converters
-  // emit), with the error it brings said: border outputs scaled by Keras count / Caffe count.
-  let plainAve = false;
-  if (ratio) {
-    let least = 1;
-    for (const r of ratio) least = Math.min(least, 1 / r);
-    const kerasPad: Pads = [zp[0] + same[0], zp[1] + same[1], zp[2] + same[2], zp[3] + same[3]];
-    const choice = ctx.decide({
-      id: 'average',
-      question: `Keras averages each window over the cells of its input only; Caffe's AVE also counts the padded cells (${padsText(kerasPad)}). How should Caffe average?`,
-      options: [
-        { id: 'scale', label: "Correct Caffe's divisor with a constant per-position Scale", exact: true, detail: `one Scale layer with a (${oh},${ow}) factor blob` },
-        {
-          id: 'plain',
-          label: 'Plain Caffe AVE pooling (divides by the padded window)',
-          exact: false,
-          error: `border outputs are multiplied by Keras count / Caffe count, down to ${least.toFixed(3)}; inner outputs are exact`,
-        },
-      ],
-      default: 'scale',
-      diagram: divisorDiagram(
-        axes.map((a) => Array.from({ length: want[a] }, (_, i) => kerasAveCount(i, k[a], s[a], begin[a], a === 0 ? -zp[0] : -zp[2], real[a] + (a === 0 ? zp[1] : zp[3])))),
-        axes.map((a) => Array.from({ length: want[a] }, (_, i) => caffeAveCount(i + lead[a], real[a], k[a], s[a], pad[a]))),
-      ),
-    });
-    if (choice === 'plain') {
-      plainAve = true;
-      ratio = null;
-      notes.push(`Not exact, as chosen: Caffe divides border windows by the padded window size, so border outputs are ${least.toFixed(3)}–1 times Keras's.`);
+    if (r.some((v) => v !== 1)) {
+      // A person may choose the plain Caffe AVE (what other converters emit), with the error it
+      // brings said: border outputs scaled by Keras count / Caffe count.
+      const choice = ctx.decide({
+        id: 'average',
+        question: `Keras averages each window over the cells of its input only; Caffe's AVE also counts the padded cells (${padsText(addPads(zp, same))}). How should Caffe average?`,
+        options: [
+          { id: 'scale', label: "Correct Caffe's divisor with a constant per-position Scale", exact: true, detail: `one Scale layer with a (${oh},${ow}) factor blob` },
+          {
+            id: 'plain',
+            label: 'Plain Caffe AVE pooling (divides by the padded window)',
+            exact: false,
+            error: `border outputs are multiplied by Keras count / Caffe count, down to ${least.toFixed(3)}; inner outputs are exact`,
+          },
+        ],
+        default: 'scale',
+        diagram: divisorDiagram(kerasCounts, caffeCounts),
+      });
+      plainAve = choice === 'plain';
+      if (plainAve) notes.push(`Not exact, as chosen: Caffe divides border windows by the padded window size, so border outputs are ${least.toFixed(3)}–1 times Keras's.`);
+      else ratio = r;
     }
   }
   const poolTop = needSlice || ratio ? ctx.name('pool') : out;

@@ -697,9 +697,10 @@ export async function buildKerasReference(file: KerasH5, options: ReferenceOptio
   const knownClass = (c: string) => c in classMap || c === 'Model' || c === 'Functional';
   const top = file.modelConfig as KerasConfigNode;
   if (!MODEL_CLASSES.has(top.class_name)) throw new UserError(`the top-level model class '${top.class_name}' is not a Keras Model or Sequential`);
-  if (/^1\./.test(file.kerasVersion ?? '') || /"(nb_filter|border_mode|nb_row|output_dim)"/.test(JSON.stringify(top)))
+  const configJson = JSON.stringify(top);
+  if (/^1\./.test(file.kerasVersion ?? '') || /"(nb_filter|border_mode|nb_row|output_dim)"/.test(configJson))
     throw new UserError('this is a Keras 1 model, which the verification cannot rebuild; load it in Keras 2 and save it again with model.save("model.h5")');
-  const keras3 = isKeras3(file.kerasVersion, top);
+  const keras3 = isKeras3(file.kerasVersion, configJson);
   const norm: Normaliser = { keras3, notes: new Set() };
   const theano = (file.backend ?? '').toLowerCase() === 'theano';
   if (theano) norm.notes.add('Theano-saved convolution kernels flipped back to TensorFlow order');
